@@ -1,0 +1,5 @@
+import sys
+
+from bioseq.cli import main
+
+sys.exit(main())

@@ -1,0 +1,50 @@
+"""Write files so that readers never see a half-written one.
+
+Every output bioseq produces (prediction tables, model bundles, metrics,
+caches) is written to a temporary file in the destination's directory and
+renamed over the destination only when complete (``os.replace`` is atomic on
+POSIX within one filesystem). An interrupted run leaves the previous file, or
+none, never a truncated one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike[str], fsync: bool = True) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; on success rename it onto ``path``.
+
+    On an exception the temporary file is removed and ``path`` is untouched.
+    Parent directories are created.
+    """
+    dest = Path(path)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        if fsync:
+            with open(tmp_path, "rb") as fh:
+                os.fsync(fh.fileno())
+        os.chmod(tmp_path, 0o644)
+        os.replace(tmp_path, dest)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            tmp_path.unlink()
+        raise
+
+
+@contextlib.contextmanager
+def atomic_open(path: str | os.PathLike[str], mode: str = "w", **kwargs) -> Iterator:
+    """Open a temporary file for writing; rename it onto ``path`` when the block succeeds."""
+    if not mode.startswith(("w", "x")):
+        raise ValueError("atomic_open is for writing ('w' or 'wb')")
+    with atomic_path(path) as tmp, open(tmp, mode.replace("x", "w"), **kwargs) as fh:
+        yield fh

@@ -1,0 +1,97 @@
+"""Alphabets for DNA, RNA and protein and the policy for ambiguous letters.
+
+One abstraction serves all three (as in Selene's ``Sequence``): the canonical
+letters (which get their own k-mer ids, in this order), the ambiguity codes that
+are *recognised* but carry no single letter (IUPAC ``N``, ``R``, ``Y``...; ``X``,
+``B``, ``Z``... for protein), and the complement map where one exists.
+
+Policy (``unknown=``):
+
+* ``"map"`` (default): an ambiguity code becomes the unknown letter, so every
+  k-mer that covers it is the tokenizer's ``UNK`` token.
+* ``"reject"``: an ambiguity code raises :class:`~bioseq.errors.AlphabetError`.
+
+Letters that are neither canonical nor ambiguity codes (a protein fed to a DNA
+model, a gap ``-``, a digit) are always an error: they mean the wrong alphabet or
+a corrupt file, and silently mapping them would hide that. Lowercase
+(soft-masked) letters are upper-cased first.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+UNKNOWN_POLICIES = ("map", "reject")
+
+
+@dataclass(frozen=True)
+class Alphabet:
+    """A sequence alphabet.
+
+    Attributes:
+        name: registry name (``"dna"``, ``"rna"``, ``"protein"``).
+        letters: canonical upper-case letters; a letter's index is its code.
+        ambiguous: upper-case ambiguity codes mapped to "unknown" (or rejected).
+        complement: letter -> complementary letter, for nucleic acids only.
+    """
+
+    name: str
+    letters: str
+    ambiguous: str
+    complement: dict[str, str] | None = field(default=None, compare=False)
+
+    @property
+    def size(self) -> int:
+        """Number of canonical letters (4 for DNA, 20 for protein)."""
+        return len(self.letters)
+
+    @property
+    def has_complement(self) -> bool:
+        return self.complement is not None
+
+    def reverse_complement(self, seq: str) -> str:
+        """Reverse complement of an upper-case sequence (ambiguity codes map to themselves
+        where IUPAC defines no complement pair)."""
+        if self.complement is None:
+            raise ValueError(f"alphabet {self.name!r} has no complement")
+        table = str.maketrans(self.complement)
+        return seq.translate(table)[::-1]
+
+
+_IUPAC_NUCLEOTIDE_AMBIGUITY = "NRYSWKMBDHV"
+_IUPAC_COMPLEMENT = {"R": "Y", "Y": "R", "S": "S", "W": "W", "K": "M", "M": "K",
+                     "B": "V", "V": "B", "D": "H", "H": "D", "N": "N"}
+
+DNA = Alphabet(
+    name="dna",
+    letters="ACGT",
+    ambiguous=_IUPAC_NUCLEOTIDE_AMBIGUITY,
+    complement={"A": "T", "C": "G", "G": "C", "T": "A", **_IUPAC_COMPLEMENT},
+)
+RNA = Alphabet(
+    name="rna",
+    letters="ACGU",
+    ambiguous=_IUPAC_NUCLEOTIDE_AMBIGUITY,
+    complement={"A": "U", "C": "G", "G": "C", "U": "A", **_IUPAC_COMPLEMENT},
+)
+PROTEIN = Alphabet(
+    name="protein",
+    letters="ACDEFGHIKLMNPQRSTVWY",
+    # X unknown, B (D/N), Z (E/Q), J (I/L), U selenocysteine, O pyrrolysine,
+    # '*' a stop (common at the end of translated ORFs).
+    ambiguous="XBZJUO*",
+)
+
+ALPHABETS: dict[str, Alphabet] = {a.name: a for a in (DNA, RNA, PROTEIN)}
+
+
+def get_alphabet(name: str | Alphabet) -> Alphabet:
+    """Return the alphabet called ``name`` (``dna``, ``rna``, ``protein``; case-insensitive)."""
+    if isinstance(name, Alphabet):
+        return name
+    try:
+        return ALPHABETS[name.lower()]
+    except KeyError:
+        from bioseq.errors import ConfigError
+
+        raise ConfigError(f"unknown alphabet {name!r}; choose one of {', '.join(ALPHABETS)}") from None
