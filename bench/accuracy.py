@@ -1,0 +1,173 @@
+"""Held-out accuracy of every architecture on the real datasets, next to published figures.
+
+Trains each architecture on each dataset's train split (validation split for
+early stopping) within a wall-clock budget on this CPU, predicts the untouched
+test split, and prints accuracy / macro-F1 / MCC as mean +- standard deviation
+over several seeds (GUIDE: one seed is noise, not progress). The published
+figures come from ../shared/data/README.md and are NOT always on the same split:
+the ``note`` column says how far they compare.
+
+    python bench/accuracy.py                       # all bundled sets, 3 seeds
+    python bench/accuracy.py --datasets splice_uci --archs cnn-lstm --seeds 1
+    python bench/accuracy.py --budget 4 --json bench/results/accuracy.json
+
+The deeploc2_singlelabel set (7 MB) is not bundled; it is used when
+../shared/data/deeploc2_singlelabel exists and ``--datasets`` names it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared" / "data"
+
+# Published figures (test split of each dataset's README entry). Accuracy in [0, 1].
+PUBLISHED: dict[str, list[tuple[str, dict[str, float], str]]] = {
+    "ienhancer2l_enhancer": [
+        ("iEnhancer-2L (2016)", {"accuracy": 0.730, "mcc": 0.460}, "same 400-seq test set"),
+        ("iEnhancer-ECNN (CNN, 2019)", {"accuracy": 0.769}, "same test set"),
+        ("iEnhancer-5Step (2019)", {"accuracy": 0.790, "mcc": 0.580}, "same test set"),
+        ("iEnhancer-ELM (DNABERT ens.)", {"accuracy": 0.830, "mcc": 0.661}, "same test set"),
+    ],
+    "gb_nontata_promoters_testsplit": [
+        ("GB PyTorch CNN baseline", {"accuracy": 0.846, "macro_f1": 0.837}, "27k train; rough ceiling"),
+        ("GB TensorFlow CNN baseline", {"accuracy": 0.865, "macro_f1": 0.844}, "27k train; rough ceiling"),
+        ("HyenaDNA", {"accuracy": 0.966}, "27k train; rough ceiling"),
+    ],
+    "splice_uci": [
+        ("KBANN / BACKPROP (UCI)", {"accuracy": 0.93}, "~93-95% from per-class errors; 10-fold CV, not our split"),
+    ],
+    "ampscanner_v2_amp": [
+        ("AMP Scanner vr.2 (CNN-LSTM)", {"accuracy": 0.9101}, "same test set"),
+    ],
+    "deeploc2_singlelabel": [
+        ("DeepLoc 1.0 (other data)", {"accuracy": 0.78}, "context only: different dataset"),
+    ],
+}
+
+DNA_SETS = ["ienhancer2l_enhancer", "gb_nontata_promoters_testsplit", "splice_uci"]
+DEFAULT_SETS = DNA_SETS + ["ampscanner_v2_amp"]
+ARCHS = ["kmer-linear", "cnn-lstm", "transformer"]
+
+
+def dataset_dir(name: str) -> Path:
+    for base in (ROOT / "data", SHARED):
+        if (base / name / "train.fa.gz").exists():
+            return base / name
+    raise SystemExit(f"dataset {name!r} not found under data/ or {SHARED}")
+
+
+def score(model, test: Path) -> dict[str, float]:
+    """Accuracy, macro-F1 and MCC of ``model`` on the labelled ``test`` file."""
+    from sklearn.metrics import accuracy_score, f1_score, matthews_corrcoef
+
+    from bioseq.io.readers import iter_sequences
+
+    truth = {item.id: item.labels[0] for item in iter_sequences(test)}
+    preds = model.predict(test)
+    y_true = [truth[i] for i in preds.ids]
+    y_pred = list(preds.predicted)
+    return {
+        "accuracy": accuracy_score(y_true, y_pred),
+        "macro_f1": f1_score(y_true, y_pred, average="macro"),
+        "mcc": matthews_corrcoef(y_true, y_pred),
+        "n_test": len(y_true),
+    }
+
+
+def run_one(name: str, arch: str, seed: int, budget: float, threads: int, workdir: Path) -> dict:
+    import bioseq
+
+    d = dataset_dir(name)
+    t0 = time.perf_counter()
+    model = bioseq.train(
+        d / "train.fa.gz",
+        d / "valid.fa.gz",
+        arch=arch,
+        seed=seed,
+        max_time=budget,
+        threads=threads,
+        output=workdir / f"{name}-{arch}-{seed}.safetensors",
+    )
+    train_s = time.perf_counter() - t0
+    result = score(model, d / "test.fa.gz")
+    result.update(dataset=name, arch=arch, seed=seed, train_s=train_s)
+    return result
+
+
+def summarise(rows: list[dict]) -> list[dict]:
+    out = []
+    keys = sorted({(r["dataset"], r["arch"]) for r in rows}, key=lambda k: (k[0], ARCHS.index(k[1])))
+    for dataset, arch in keys:
+        group = [r for r in rows if r["dataset"] == dataset and r["arch"] == arch]
+        entry = {"dataset": dataset, "arch": arch, "seeds": len(group)}
+        for metric in ("accuracy", "macro_f1", "mcc", "train_s"):
+            values = [r[metric] for r in group]
+            entry[metric] = statistics.fmean(values)
+            entry[metric + "_sd"] = statistics.stdev(values) if len(values) > 1 else 0.0
+        out.append(entry)
+    return out
+
+
+def print_table(summary: list[dict]) -> None:
+    print(f"\n{'dataset':32} {'arch':12} {'accuracy':>15} {'macro-F1':>15} {'MCC':>15} {'train s':>8}")
+    for s in summary:
+        cells = [f"{s[m]:.3f} ± {s[m + '_sd']:.3f}" for m in ("accuracy", "macro_f1", "mcc")]
+        print(f"{s['dataset']:32} {s['arch']:12} {cells[0]:>15} {cells[1]:>15} {cells[2]:>15} {s['train_s']:8.0f}")
+    print("\nPublished figures (see ../shared/data/README.md; mind the note):")
+    for dataset in dict.fromkeys(s["dataset"] for s in summary):
+        for method, figures, note in PUBLISHED.get(dataset, []):
+            shown = ", ".join(f"{k} {v:.3f}" for k, v in figures.items())
+            print(f"  {dataset:32} {method:30} {shown:32} ({note})")
+    print("\nChecks (neural nets must beat kmer-linear on every DNA set):")
+    for dataset in dict.fromkeys(s["dataset"] for s in summary):
+        by_arch = {s["arch"]: s for s in summary if s["dataset"] == dataset}
+        base = by_arch.get("kmer-linear")
+        for arch in ("cnn-lstm", "transformer"):
+            if base and arch in by_arch:
+                diff = by_arch[arch]["accuracy"] - base["accuracy"]
+                verdict = "beats" if diff > 0 else "DOES NOT beat"
+                print(f"  {dataset:32} {arch:12} {verdict} kmer-linear by {diff:+.3f} accuracy")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--datasets", nargs="+", default=DEFAULT_SETS)
+    parser.add_argument("--archs", nargs="+", default=ARCHS)
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--budget", type=float, default=3.0, help="training budget per run, minutes")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--json", type=Path, help="also write every run and the summary here")
+    args = parser.parse_args(argv)
+
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in args.datasets:
+            for arch in args.archs:
+                for seed in range(args.seeds):
+                    r = run_one(name, arch, seed, args.budget, args.threads, Path(tmp))
+                    rows.append(r)
+                    print(
+                        f"{name} {arch} seed={seed}: acc={r['accuracy']:.3f} f1={r['macro_f1']:.3f} "
+                        f"mcc={r['mcc']:.3f} ({r['train_s']:.0f} s)",
+                        flush=True,
+                    )
+    summary = summarise(rows)
+    print_table(summary)
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps({"runs": rows, "summary": summary, "budget_min": args.budget}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("PYTHONHASHSEED", "0")
+    sys.exit(main())

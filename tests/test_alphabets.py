@@ -1,0 +1,30 @@
+import pytest
+
+from bioseq.errors import ConfigError
+from bioseq.tokenize.alphabets import DNA, PROTEIN, RNA, get_alphabet
+
+
+def test_lookup_is_case_insensitive():
+    assert get_alphabet("DNA") is DNA
+    assert get_alphabet(PROTEIN) is PROTEIN
+
+
+def test_unknown_alphabet_is_a_config_error():
+    with pytest.raises(ConfigError, match="unknown alphabet 'xna'"):
+        get_alphabet("xna")
+
+
+def test_reverse_complement_dna_and_rna():
+    assert DNA.reverse_complement("AACGTN") == "NACGTT"
+    assert RNA.reverse_complement("AACGU") == "ACGUU"
+    assert DNA.reverse_complement("RYKM") == "KMRY"
+
+
+def test_protein_has_no_complement():
+    with pytest.raises(ValueError):
+        PROTEIN.reverse_complement("ACD")
+
+
+def test_letters_and_ambiguity_codes_are_disjoint():
+    for a in (DNA, RNA, PROTEIN):
+        assert not set(a.letters) & set(a.ambiguous)
