@@ -1,0 +1,192 @@
+"""DanQ-style CNN + bidirectional RNN classifier (Quang & Xie 2016), sized for CPUs.
+
+Trunk: token embedding (a fixed one-hot for small vocabularies such as k=1, as in
+DanQ/Selene, or a learned embedding) -> [conv + ReLU + max-pool] blocks -> dropout
+-> bidirectional LSTM/GRU -> pooling over valid positions -> head.
+
+Padding cannot leak in: padded positions are zeroed before every convolution
+(so a "same" convolution sees exactly the zeros it would see at the end of an
+unpadded sequence), the mask shrinks with each pool (ceil mode: ``ceil(L/p)``
+positions stay valid), the RNN runs on packed sequences (``pack_padded_sequence``)
+and the pooling ignores masked positions. A sequence's logits are therefore the
+same alone and in a padded batch (eval mode).
+
+Defaults (k=1): DNA 128 filters of width 19, pool 8, BiLSTM 64 units: 200 bp ->
+25 RNN steps; protein 128 filters of width 9, pool 3, BiLSTM 64 units.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+from bioseq.errors import ConfigError
+from bioseq.models.heads import ClassificationHead
+from bioseq.models.pooling import build_pooling, lengths_to_mask, pooled_lengths
+from bioseq.models.registry import merge_hparams
+
+N_SPECIAL = 4  # PAD=0, UNK=1, CLS=2, MASK=3; k-mer ids start at 4 (tokenize contract)
+ONEHOT_MAX_VOCAB = 64  # "auto" picks one-hot up to this many k-mer ids (k=1 DNA/RNA/protein)
+
+_BASE_HPARAMS: dict[str, Any] = {
+    "embedding": "auto",  # auto | onehot | learned
+    "embed_dim": 32,  # size of the learned embedding (ignored for one-hot)
+    "conv_filters": [128],
+    "conv_kernels": [19],
+    "pool_sizes": [8],
+    "conv_dropout": 0.2,
+    "rnn": "lstm",  # lstm | gru
+    "rnn_hidden": 64,
+    "rnn_layers": 1,
+    "bidirectional": True,
+    "rnn_dropout": 0.3,  # dropout on the RNN outputs
+    "pooling": "mean+max",  # mean+max | mean | max | attention
+    "head_hidden": 64,  # 0 = linear head
+    "head_dropout": 0.3,
+    "max_tokens": 1000,
+}
+
+
+class TokenEmbedding(nn.Module):
+    """Token ids (B, T) -> vectors (B, T, E); PAD (id 0) always maps to zeros.
+
+    ``onehot``: a fixed (non-trainable) matrix; k-mer id ``4 + i`` -> unit vector
+    ``e_i``; UNK -> the uniform vector ``1/n`` (Selene's 0.25 for ``N``); PAD,
+    CLS and MASK -> zeros. ``learned``: ``nn.Embedding`` with ``padding_idx=0``.
+    """
+
+    def __init__(self, vocab_size: int, mode: str, embed_dim: int) -> None:
+        super().__init__()
+        n_kmers = vocab_size - N_SPECIAL
+        if n_kmers < 1:
+            raise ConfigError(f"vocab_size {vocab_size} holds no k-mer ids (needs > {N_SPECIAL})")
+        if mode == "auto":
+            mode = "onehot" if n_kmers <= ONEHOT_MAX_VOCAB else "learned"
+        self.mode = mode
+        if mode == "onehot":
+            table = torch.zeros(vocab_size, n_kmers)
+            table[N_SPECIAL:] = torch.eye(n_kmers)
+            table[1] = 1.0 / n_kmers
+            self.register_buffer("table", table, persistent=False)
+            self.dim = n_kmers
+        elif mode == "learned":
+            self.embed = nn.Embedding(vocab_size, embed_dim, padding_idx=0)
+            self.dim = embed_dim
+        else:
+            raise ConfigError(f"unknown embedding {mode!r}; choose auto, onehot or learned")
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        if self.mode == "onehot":
+            return F.embedding(ids, self.table)
+        return self.embed(ids)
+
+
+class CnnLstmClassifier(nn.Module):
+    """CNN + BiLSTM/BiGRU sequence classifier (registry name ``cnn-lstm``).
+
+    Build through :meth:`build`; ``forward(ids (B, T) long, mask (B, T) bool) ->
+    logits (B, C)``; ``features(ids, mask) -> (B, embedding_dim)``.
+    """
+
+    name: ClassVar[str] = "cnn-lstm"
+    kind: ClassVar[str] = "torch"
+
+    # ------------------------------------------------------------------ registry API
+    @staticmethod
+    def default_tokenizer(alphabet: str) -> dict:
+        """k=1 (one letter per token): convolutions learn the motifs themselves."""
+        return {"k": 1, "stride": 1, "canonical": False}
+
+    @staticmethod
+    def default_hparams(alphabet: str) -> dict:
+        """Defaults for ``dna``/``rna`` (~200-1000 bp) or ``protein`` (~50-1000 aa)."""
+        hp = {k: (list(v) if isinstance(v, list) else v) for k, v in _BASE_HPARAMS.items()}
+        if alphabet.lower() == "protein":
+            hp.update(conv_kernels=[9], pool_sizes=[3])
+        return hp
+
+    @classmethod
+    def build(
+        cls, vocab_size: int, n_classes: int, hparams: dict | None = None, tokenizer: Any = None
+    ) -> CnnLstmClassifier:
+        """A new untrained net; ``hparams`` may be partial (missing keys take the DNA
+        defaults) but unknown keys raise :class:`ConfigError`. ``tokenizer`` is unused."""
+        hp = merge_hparams(cls.name, _BASE_HPARAMS, hparams)
+        return cls(vocab_size, n_classes, hp)
+
+    # ------------------------------------------------------------------ module
+    def __init__(self, vocab_size: int, n_classes: int, hparams: dict) -> None:
+        super().__init__()
+        hp = merge_hparams(self.name, _BASE_HPARAMS, hparams)
+        self.hparams = hp
+        filters, kernels, pools = hp["conv_filters"], hp["conv_kernels"], hp["pool_sizes"]
+        if not (len(filters) == len(kernels) == len(pools)):
+            raise ConfigError(
+                "conv_filters, conv_kernels and pool_sizes must have the same length, got "
+                f"{len(filters)}, {len(kernels)}, {len(pools)}"
+            )
+        if hp["rnn"] not in ("lstm", "gru"):
+            raise ConfigError(f"unknown rnn {hp['rnn']!r}; choose lstm or gru")
+        if int(hp["rnn_layers"]) < 1 or int(hp["rnn_hidden"]) < 1:
+            raise ConfigError("rnn_layers and rnn_hidden must be >= 1")
+        if any(int(p) < 1 for p in pools) or any(int(k) < 1 for k in kernels):
+            raise ConfigError("conv_kernels and pool_sizes must be >= 1")
+
+        self.embed = TokenEmbedding(vocab_size, hp["embedding"], int(hp["embed_dim"]))
+        convs = []
+        in_ch = self.embed.dim
+        for out_ch, kernel in zip(filters, kernels, strict=True):
+            convs.append(nn.Conv1d(in_ch, int(out_ch), int(kernel), padding="same"))
+            in_ch = int(out_ch)
+        self.convs = nn.ModuleList(convs)
+        self.pools = [int(p) for p in pools]
+        self.conv_dropout = nn.Dropout(float(hp["conv_dropout"]))
+        rnn_cls = nn.LSTM if hp["rnn"] == "lstm" else nn.GRU
+        self.rnn = rnn_cls(
+            in_ch, int(hp["rnn_hidden"]), num_layers=int(hp["rnn_layers"]),
+            batch_first=True, bidirectional=bool(hp["bidirectional"]),
+        )
+        rnn_out = int(hp["rnn_hidden"]) * (2 if hp["bidirectional"] else 1)
+        self.rnn_dropout = nn.Dropout(float(hp["rnn_dropout"]))
+        self.pool = build_pooling(hp["pooling"], rnn_out)
+        self.embedding_dim: int = self.pool.out_dim
+        self.head = ClassificationHead(
+            self.embedding_dim, n_classes, int(hp["head_hidden"]), float(hp["head_dropout"])
+        )
+        self.n_classes = n_classes
+        self.vocab_size = vocab_size
+
+    def trunk(self, ids: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per-position RNN features (B, T', H) and their mask (B, T') after pooling."""
+        lengths = mask.sum(dim=1)
+        if bool((lengths < 1).any()):
+            raise ConfigError("every sequence in a batch needs at least one token (an all-padding row)")
+        x = self.embed(ids).transpose(1, 2)  # (B, E, T)
+        for conv, p in zip(self.convs, self.pools, strict=True):
+            x = x * mask.unsqueeze(1).to(x.dtype)  # zero padding before the conv sees it
+            x = F.relu(conv(x))
+            if p > 1:
+                # Padded positions hold 0 <= every ReLU output, so a partial window's
+                # max equals the max over its real positions.
+                x = x * mask.unsqueeze(1).to(x.dtype)
+                x = F.max_pool1d(x, p, p, ceil_mode=True)
+                lengths = pooled_lengths(lengths, p)
+                mask = lengths_to_mask(lengths, x.shape[-1])
+        x = self.conv_dropout(x.transpose(1, 2))  # (B, T', C)
+        packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
+        out, _ = self.rnn(packed)
+        out, _ = pad_packed_sequence(out, batch_first=True, total_length=x.shape[1])
+        return self.rnn_dropout(out), mask
+
+    def features(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Pooled embedding (B, embedding_dim): the head's input."""
+        h, m = self.trunk(ids, mask)
+        return self.pool(h, m)
+
+    def forward(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Logits (B, C) for token ids (B, T) with mask (B, T), True = real token."""
+        return self.head(self.features(ids, mask))

@@ -1,0 +1,176 @@
+"""A small pre-norm Transformer encoder classifier (DNABERT-like, trained from scratch).
+
+Trunk: token embedding + positional embedding (learned or sinusoidal) -> N
+pre-norm blocks ``x + MHA(LN(x))``, ``x + MLP(LN(x))`` (GELU) -> final LayerNorm
+-> pooling (masked mean by default, or a prepended learned CLS vector) -> head.
+
+Attention uses ``F.scaled_dot_product_attention`` with a boolean key-padding mask
+broadcast to (B, 1, 1, T): real tokens never attend to padding, and padded rows
+(which attend to the real keys, so never produce NaN) are ignored by the pooling.
+A sequence's logits are therefore the same alone and in a padded batch.
+
+DNA defaults use overlapping 6-mers with stride 3 (a third as many tokens as
+bases: the speed lever on CPUs); protein defaults use single residues.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, ClassVar
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from bioseq.errors import ConfigError
+from bioseq.models.heads import ClassificationHead
+from bioseq.models.pooling import masked_mean
+from bioseq.models.registry import merge_hparams
+
+_BASE_HPARAMS: dict[str, Any] = {
+    "d_model": 128,
+    "n_layers": 2,
+    "n_heads": 4,
+    "mlp_ratio": 2.0,
+    "dropout": 0.1,
+    "attn_dropout": 0.0,
+    "positional": "learned",  # learned | sinusoidal
+    "pooling": "mean",  # mean | cls
+    "head_hidden": 0,
+    "head_dropout": 0.1,
+    "max_tokens": 512,
+}
+
+
+def sinusoidal_table(n_positions: int, dim: int) -> torch.Tensor:
+    """The fixed (n_positions, dim) sine/cosine table of Vaswani et al. (2017)."""
+    pos = torch.arange(n_positions, dtype=torch.float32).unsqueeze(1)
+    freq = torch.exp(torch.arange(0, dim, 2, dtype=torch.float32) * (-math.log(10000.0) / dim))
+    table = torch.zeros(n_positions, dim)
+    table[:, 0::2] = torch.sin(pos * freq)
+    table[:, 1::2] = torch.cos(pos * freq)[:, : dim // 2]
+    return table
+
+
+class EncoderBlock(nn.Module):
+    """Pre-norm Transformer block: (B, T, d) -> (B, T, d) with key-padding mask (B, T)."""
+
+    def __init__(self, d_model: int, n_heads: int, mlp_ratio: float, dropout: float, attn_dropout: float):
+        super().__init__()
+        if d_model % n_heads:
+            raise ConfigError(f"d_model ({d_model}) must be divisible by n_heads ({n_heads})")
+        self.n_heads = n_heads
+        self.norm1 = nn.LayerNorm(d_model)
+        self.qkv = nn.Linear(d_model, 3 * d_model)
+        self.proj = nn.Linear(d_model, d_model)
+        self.norm2 = nn.LayerNorm(d_model)
+        hidden = int(round(d_model * mlp_ratio))
+        self.mlp = nn.Sequential(nn.Linear(d_model, hidden), nn.GELU(), nn.Dropout(dropout),
+                                 nn.Linear(hidden, d_model))
+        self.drop = nn.Dropout(dropout)
+        self.attn_dropout = attn_dropout
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        b, t, d = x.shape
+        qkv = self.qkv(self.norm1(x)).view(b, t, 3, self.n_heads, d // self.n_heads)
+        q, k, v = qkv.permute(2, 0, 3, 1, 4)  # each (B, h, T, d/h)
+        a = F.scaled_dot_product_attention(
+            q, k, v, attn_mask=mask[:, None, None, :],
+            dropout_p=self.attn_dropout if self.training else 0.0,
+        )  # (B, h, T, d/h)
+        x = x + self.drop(self.proj(a.transpose(1, 2).reshape(b, t, d)))
+        return x + self.drop(self.mlp(self.norm2(x)))
+
+
+class TransformerClassifier(nn.Module):
+    """Transformer encoder sequence classifier (registry name ``transformer``).
+
+    Build through :meth:`build`; ``forward(ids (B, T) long, mask (B, T) bool) ->
+    logits (B, C)``; ``features(ids, mask) -> (B, d_model)``. Inputs longer than
+    ``max_tokens`` raise :class:`ConfigError` (the caller applies the long-input
+    policy of :mod:`bioseq.data.windows` first).
+    """
+
+    name: ClassVar[str] = "transformer"
+    kind: ClassVar[str] = "torch"
+
+    @staticmethod
+    def default_tokenizer(alphabet: str) -> dict:
+        """DNA/RNA: overlapping 6-mers, stride 3; protein: single residues."""
+        if alphabet.lower() == "protein":
+            return {"k": 1, "stride": 1, "canonical": False}
+        return {"k": 6, "stride": 3, "canonical": False}
+
+    @staticmethod
+    def default_hparams(alphabet: str) -> dict:
+        """DNA: 512 tokens of 6-mer/stride 3 = 1,539 bp; protein: 1,000 residues."""
+        hp = dict(_BASE_HPARAMS)
+        if alphabet.lower() == "protein":
+            hp["max_tokens"] = 1000
+        return hp
+
+    @classmethod
+    def build(
+        cls, vocab_size: int, n_classes: int, hparams: dict | None = None, tokenizer: Any = None
+    ) -> TransformerClassifier:
+        """A new untrained net; ``hparams`` may be partial (missing keys take the DNA
+        defaults) but unknown keys raise :class:`ConfigError`. ``tokenizer`` is unused."""
+        return cls(vocab_size, n_classes, merge_hparams(cls.name, _BASE_HPARAMS, hparams))
+
+    def __init__(self, vocab_size: int, n_classes: int, hparams: dict) -> None:
+        super().__init__()
+        hp = merge_hparams(self.name, _BASE_HPARAMS, hparams)
+        self.hparams = hp
+        d = int(hp["d_model"])
+        if hp["pooling"] not in ("mean", "cls"):
+            raise ConfigError(f"unknown pooling {hp['pooling']!r} for transformer; choose mean or cls")
+        if hp["positional"] not in ("learned", "sinusoidal"):
+            raise ConfigError(f"unknown positional {hp['positional']!r}; choose learned or sinusoidal")
+        self.max_tokens = int(hp["max_tokens"])
+        self.use_cls = hp["pooling"] == "cls"
+        n_pos = self.max_tokens + int(self.use_cls)
+        self.embed = nn.Embedding(vocab_size, d, padding_idx=0)
+        if hp["positional"] == "learned":
+            self.pos = nn.Parameter(torch.randn(n_pos, d) * 0.02)
+        else:
+            self.register_buffer("pos", sinusoidal_table(n_pos, d), persistent=False)
+        self.cls_token = nn.Parameter(torch.randn(1, 1, d) * 0.02) if self.use_cls else None
+        self.emb_drop = nn.Dropout(float(hp["dropout"]))
+        self.blocks = nn.ModuleList(
+            EncoderBlock(d, int(hp["n_heads"]), float(hp["mlp_ratio"]), float(hp["dropout"]),
+                         float(hp["attn_dropout"]))
+            for _ in range(int(hp["n_layers"]))
+        )
+        self.norm = nn.LayerNorm(d)
+        self.embedding_dim: int = d
+        self.head = ClassificationHead(d, n_classes, int(hp["head_hidden"]), float(hp["head_dropout"]))
+        self.n_classes = n_classes
+        self.vocab_size = vocab_size
+
+    def trunk(self, ids: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per-token features (B, T[+1], d) and their mask (CLS first when pooling is ``cls``)."""
+        b, t = ids.shape
+        if t > self.max_tokens:
+            raise ConfigError(
+                f"input of {t} tokens exceeds max_tokens={self.max_tokens}; apply the long-input "
+                "policy (bioseq.data.windows) or raise the max_tokens hyper-parameter"
+            )
+        if bool((mask.sum(dim=1) < 1).any()):
+            raise ConfigError("every sequence in a batch needs at least one token (an all-padding row)")
+        x = self.embed(ids)
+        if self.cls_token is not None:
+            x = torch.cat([self.cls_token.expand(b, 1, -1), x], dim=1)
+            mask = torch.cat([mask.new_ones(b, 1), mask], dim=1)
+        x = self.emb_drop(x + self.pos[: x.shape[1]])
+        for block in self.blocks:
+            x = block(x, mask)
+        return self.norm(x), mask
+
+    def features(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Pooled embedding (B, d_model): CLS vector or masked mean over real tokens."""
+        h, m = self.trunk(ids, mask)
+        return h[:, 0] if self.use_cls else masked_mean(h, m)
+
+    def forward(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Logits (B, C) for token ids (B, T) with mask (B, T), True = real token."""
+        return self.head(self.features(ids, mask))

@@ -1,0 +1,245 @@
+"""Tests of the torch nets: shapes, padding invariance, learning, hparam validation."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from bioseq.data.batching import collate
+from bioseq.errors import ConfigError
+from bioseq.models.cnn_lstm import CnnLstmClassifier, TokenEmbedding
+from bioseq.models.heads import ClassificationHead, logits_to_probs, logits_to_probs_np, n_outputs
+from bioseq.models.pooling import AttentionPool, masked_max, masked_mean, pooled_lengths
+from bioseq.models.transformer import TransformerClassifier, sinusoidal_table
+
+torch.set_num_threads(1)
+
+VOCAB = 8  # 4 specials + A, C, G, T (k=1 DNA)
+SMALL_CNN = {"conv_filters": [16, 16], "conv_kernels": [7, 5], "pool_sizes": [3, 2], "rnn_hidden": 12,
+             "head_hidden": 8}
+SMALL_TF = {"d_model": 32, "n_layers": 2, "n_heads": 4, "max_tokens": 128}
+
+CNN_VARIANTS = [
+    {**SMALL_CNN, "rnn": rnn, "pooling": pooling}
+    for rnn in ("lstm", "gru") for pooling in ("mean+max", "attention")
+] + [{**SMALL_CNN, "embedding": "learned", "embed_dim": 8, "bidirectional": False, "pooling": "max"}]
+TF_VARIANTS = [{**SMALL_TF, "pooling": p, "positional": pos} for p in ("mean", "cls")
+               for pos in ("learned", "sinusoidal")]
+ALL = [(CnnLstmClassifier, hp) for hp in CNN_VARIANTS] + [(TransformerClassifier, hp) for hp in TF_VARIANTS]
+IDS = [f"{a.name}-{i}" for i, (a, _) in enumerate(ALL)]
+
+
+def _tokens(lengths: list[int], seed: int = 0) -> list[np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return [rng.integers(4, VOCAB, size=n).astype(np.uint16) for n in lengths]
+
+
+@pytest.mark.parametrize(("arch", "hp"), ALL, ids=IDS)
+@pytest.mark.parametrize("n_classes", [2, 3, 5])
+def test_forward_and_features_shapes(arch, hp, n_classes):
+    torch.manual_seed(0)
+    net = arch.build(VOCAB, n_classes, hp).eval()
+    ids, mask = collate(_tokens([40, 17, 1, 64]))
+    with torch.no_grad():
+        logits = net(ids, mask)
+        feats = net.features(ids, mask)
+    assert logits.shape == (4, n_classes) and logits.dtype == torch.float32
+    assert feats.shape == (4, net.embedding_dim)
+    assert torch.isfinite(logits).all() and torch.isfinite(feats).all()
+
+
+@pytest.mark.parametrize(("arch", "hp"), ALL, ids=IDS)
+def test_padding_invariance(arch, hp):
+    """A sequence's logits and embedding alone equal those in a batch with longer ones."""
+    torch.manual_seed(1)
+    net = arch.build(VOCAB, 3, hp).eval()
+    toks = _tokens([23, 90, 5, 61, 2], seed=3)
+    ids, mask = collate(toks)
+    with torch.no_grad():
+        batch_logits, batch_feats = net(ids, mask), net.features(ids, mask)
+        for i, t in enumerate(toks):
+            one_ids, one_mask = collate([t])
+            torch.testing.assert_close(net(one_ids, one_mask)[0], batch_logits[i], atol=1e-5, rtol=1e-4)
+            torch.testing.assert_close(net.features(one_ids, one_mask)[0], batch_feats[i], atol=1e-5, rtol=1e-4)
+
+
+@pytest.mark.parametrize(("arch", "hp"), ALL, ids=IDS)
+def test_padding_token_values_do_not_matter(arch, hp):
+    """Whatever sits under mask=False cannot change the result."""
+    torch.manual_seed(2)
+    net = arch.build(VOCAB, 2, hp).eval()
+    ids, mask = collate(_tokens([30, 12]))
+    garbage = ids.clone()
+    garbage[~mask] = 5
+    with torch.no_grad():
+        torch.testing.assert_close(net(ids, mask), net(garbage, mask), atol=1e-5, rtol=1e-4)
+
+
+def _motif_problem(n: int = 96, length: int = 40, seed: int = 0, motif: tuple[int, ...] = (4, 5, 6, 7, 7, 6, 5, 4)
+                   ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Random DNA tokens (ids 5..7 plus 4); class 1 carries ``motif`` at a random place.
+
+    For k=1 nets the default motif is the 8-mer ACGTTGCA; for the Transformer,
+    whose DNA tokens are 6-mers, a motif is one or two tokens, and learning it
+    from 96 sequences in 40 steps is the realistic test.
+    """
+    rng = np.random.default_rng(seed)
+    y = np.arange(n) % 2
+    toks = []
+    for label in y:
+        t = rng.integers(4, VOCAB, size=int(rng.integers(length - 10, length + 1)))
+        if label:
+            p = int(rng.integers(0, len(t) - len(motif)))
+            t[p : p + len(motif)] = motif
+        else:
+            t[t == motif[0]] = 5 if motif[0] != 5 else 6
+        toks.append(t)
+    ids, mask = collate(toks)
+    return ids, mask, torch.from_numpy(y)
+
+
+TOKEN_MOTIF = (4, 4)
+
+
+@pytest.mark.parametrize(
+    ("arch", "hp", "motif"),
+    [(CnnLstmClassifier, {**SMALL_CNN, "conv_dropout": 0.0, "rnn_dropout": 0.0, "head_dropout": 0.0}, None),
+     (CnnLstmClassifier, {**SMALL_CNN, "rnn": "gru", "pooling": "attention"}, None),
+     (TransformerClassifier, {**SMALL_TF, "dropout": 0.0}, TOKEN_MOTIF),
+     (TransformerClassifier, {**SMALL_TF, "pooling": "cls"}, TOKEN_MOTIF)],
+    ids=["cnn-lstm", "cnn-gru-attention", "transformer", "transformer-cls"],
+)
+def test_loss_falls_on_a_motif_problem(arch, hp, motif):
+    torch.manual_seed(0)
+    net = arch.build(VOCAB, 2, hp)
+    ids, mask, y = _motif_problem() if motif is None else _motif_problem(motif=motif)
+    opt = torch.optim.Adam(net.parameters(), lr=5e-3)
+    net.train()
+    losses = []
+    for _ in range(40):
+        opt.zero_grad()
+        loss = torch.nn.functional.cross_entropy(net(ids, mask), y)
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    assert losses[-1] < 0.6 * losses[0], losses
+
+
+def test_multilabel_logits_train_with_bce():
+    torch.manual_seed(0)
+    net = CnnLstmClassifier.build(VOCAB, 3, SMALL_CNN)
+    ids, mask, y = _motif_problem(n=32)
+    target = torch.stack([y, 1 - y, torch.zeros_like(y)], dim=1).float()
+    opt = torch.optim.Adam(net.parameters(), lr=5e-3)
+    first = None
+    for _ in range(15):
+        opt.zero_grad()
+        loss = torch.nn.functional.binary_cross_entropy_with_logits(net(ids, mask), target)
+        loss.backward()
+        opt.step()
+        first = loss.item() if first is None else first
+    assert loss.item() < first
+
+
+@pytest.mark.parametrize("arch", [CnnLstmClassifier, TransformerClassifier])
+@pytest.mark.parametrize("alphabet", ["dna", "protein"])
+def test_default_hparams_build_and_are_json(arch, alphabet):
+    hp = arch.default_hparams(alphabet)
+    assert json.loads(json.dumps(hp)) == hp
+    assert hp["max_tokens"] >= 500
+    tok = arch.default_tokenizer(alphabet)
+    assert set(tok) == {"k", "stride", "canonical"}
+    n_letters = 20 if alphabet == "protein" else 4
+    vocab = 4 + n_letters ** tok["k"]
+    net = arch.build(vocab, 2, hp).eval()
+    ids, mask = collate([np.arange(4, 4 + min(vocab - 4, 60)) % vocab])
+    with torch.no_grad():
+        assert net(ids, mask).shape == (1, 2)
+
+
+@pytest.mark.parametrize("arch", [CnnLstmClassifier, TransformerClassifier])
+def test_unknown_hparam_names_the_key(arch):
+    with pytest.raises(ConfigError, match="filterz"):
+        arch.build(VOCAB, 2, {"filterz": 3})
+
+
+@pytest.mark.parametrize(
+    ("arch", "hp"),
+    [(CnnLstmClassifier, {"rnn": "transformer"}), (CnnLstmClassifier, {"pooling": "sum"}),
+     (CnnLstmClassifier, {"conv_filters": [8, 8], "conv_kernels": [3]}),
+     (CnnLstmClassifier, {"embedding": "bag"}), (TransformerClassifier, {"pooling": "attention"}),
+     (TransformerClassifier, {"d_model": 30, "n_heads": 4}), (TransformerClassifier, {"positional": "rope"})],
+)
+def test_bad_hparam_values_raise_config_error(arch, hp):
+    with pytest.raises(ConfigError):
+        arch.build(VOCAB, 2, hp)
+
+
+@pytest.mark.parametrize("pooling", ["mean", "cls"])
+@pytest.mark.parametrize("positional", ["learned", "sinusoidal"])
+def test_transformer_accepts_max_tokens_and_rejects_more(pooling, positional):
+    hp = {**SMALL_TF, "max_tokens": 16, "pooling": pooling, "positional": positional}
+    net = TransformerClassifier.build(VOCAB, 2, hp).eval()
+    ids, mask = collate(_tokens([16]))
+    net(ids, mask)  # exactly max_tokens is fine
+    ids, mask = collate(_tokens([17]))
+    with pytest.raises(ConfigError, match="max_tokens"):
+        net(ids, mask)
+
+
+def test_all_padding_row_is_an_error():
+    net = CnnLstmClassifier.build(VOCAB, 2, SMALL_CNN).eval()
+    ids, mask = collate(_tokens([5, 5]))
+    mask[1] = False
+    with pytest.raises(ConfigError, match="at least one token"):
+        net(ids, mask)
+
+
+def test_onehot_embedding_table():
+    emb = TokenEmbedding(VOCAB, "auto", 16)
+    assert emb.mode == "onehot" and emb.dim == 4
+    out = emb(torch.tensor([[0, 1, 2, 3, 4, 5, 6, 7]]))[0]
+    torch.testing.assert_close(out[0], torch.zeros(4))  # PAD
+    torch.testing.assert_close(out[1], torch.full((4,), 0.25))  # UNK = uniform, like N in Selene
+    torch.testing.assert_close(out[4:], torch.eye(4))
+    assert not list(emb.parameters())
+    assert TokenEmbedding(4 + 4**6, "auto", 16).mode == "learned"
+
+
+def test_masked_pools_ignore_padding():
+    x = torch.tensor([[[1.0], [3.0], [100.0]]])
+    mask = torch.tensor([[True, True, False]])
+    assert masked_mean(x, mask).item() == 2.0
+    assert masked_max(x, mask).item() == 3.0
+    pool = AttentionPool(1)
+    w = pool.weights(x, mask)
+    assert w[0, 2].item() == 0.0 and abs(w.sum().item() - 1.0) < 1e-6
+
+
+def test_pooled_lengths_are_ceil():
+    assert pooled_lengths(torch.tensor([1, 7, 8, 9]), 8).tolist() == [1, 1, 1, 2]
+
+
+def test_sinusoidal_table_odd_dim():
+    t = sinusoidal_table(10, 7)
+    assert t.shape == (10, 7) and torch.isfinite(t).all()
+
+
+def test_heads_and_probabilities():
+    head = ClassificationHead(6, 3, hidden=4, dropout=0.1)
+    assert head(torch.zeros(2, 6)).shape == (2, 3)
+    logits = torch.tensor([[0.0, 1.0, -1.0]])
+    p = logits_to_probs(logits, "multiclass")
+    assert abs(p.sum().item() - 1) < 1e-6
+    np.testing.assert_allclose(logits_to_probs_np(logits.numpy(), "multiclass"), p.numpy(), atol=1e-6)
+    np.testing.assert_allclose(
+        logits_to_probs_np(logits.numpy(), "multilabel"), torch.sigmoid(logits).numpy(), atol=1e-6
+    )
+    assert n_outputs("binary", 2) == 2 and n_outputs("multilabel", 1) == 1
+    with pytest.raises(ConfigError):
+        n_outputs("binary", 3)
+    with pytest.raises(ConfigError):
+        n_outputs("regression", 3)
