@@ -1,0 +1,61 @@
+"""``bioseq embed``: pooled embeddings into a content-addressed HDF5 cache and/or a file."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    p = subparsers.add_parser(
+        "embed",
+        help="embeddings (the input of the head) into an HDF5 cache and/or file",
+        description=(
+            "Compute the pooled embedding of every record of INPUT with MODEL. With --cache, rows are "
+            "keyed by sha256(model fingerprint, sequence): a rerun computes only sequences not yet in "
+            "the cache, and a sequence repeated under several ids is computed once. The cache is "
+            "crash-safe (a killed run keeps every complete row; rerun to finish) and several jobs may "
+            "write one cache on a local disk at once (or write one cache each and 'bioseq cache "
+            "merge' them). -o writes a standalone HDF5 file of INPUT's embeddings in input order "
+            "(datasets ids, keys, embeddings). Layout: docs/EMBEDDINGS.md."
+        ),
+    )
+    p.add_argument("model", metavar="MODEL", help="model bundle (.safetensors)")
+    p.add_argument("input", metavar="INPUT", nargs="+", help="sequence file(s) (FASTA/FASTQ/GenBank/EMBL, "
+                   "optionally .gz/.bz2) or '-' for stdin")
+    p.add_argument("--cache", metavar="CACHE.h5", help="the embedding cache (created if absent)")
+    p.add_argument("-o", "--output", metavar="OUT.h5", help="write INPUT's embeddings here, in input order")
+    p.add_argument("--dtype", choices=["float32", "float16"], default="float32",
+                   help="storage dtype of a new cache group (an existing group must match); default float32")
+    p.add_argument("--compression", choices=["none", "lzf", "gzip"], default=None,
+                   help="HDF5 compression of the files written (default: keep the cache's; none when new)")
+    p.add_argument("--batch-size", type=int, default=256, metavar="B", help="sequences per model call")
+    p.add_argument("--allow-multiple-models", action="store_true",
+                   help="allow adding this model's group to a cache that holds another model's embeddings")
+    p.add_argument("--threads", type=int, metavar="N", help="CPU threads for torch")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(run=run)
+    return p
+
+
+def run(args: argparse.Namespace) -> int:
+    import bioseq
+    from bioseq.embed.embed import embed_to_file
+    from bioseq.errors import ConfigError
+
+    if args.cache is None and args.output is None:
+        raise ConfigError("nothing to write: give --cache CACHE.h5 and/or -o OUT.h5")
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
+    model = bioseq.load(args.model)
+    inputs = args.input[0] if len(args.input) == 1 else args.input
+    stats = embed_to_file(
+        model, inputs, args.output, args.cache, batch_size=args.batch_size, dtype=args.dtype,
+        compression=args.compression, allow_multiple_models=args.allow_multiple_models,
+        progress=not args.no_progress and sys.stderr.isatty(),
+    )
+    print(f"bioseq embed: {stats.n_inputs} records: {stats.n_computed} computed, {stats.n_cached} from the "
+          f"cache, {stats.n_duplicates} duplicate sequences", file=sys.stderr)
+    return 0
