@@ -17,6 +17,13 @@ The deeploc2_singlelabel set (7 MB) is not bundled; it is used when
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
+# `python bench/X.py` puts bench/ first on sys.path, where bench/tokenize.py
+# would shadow the standard library's tokenize module.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+
 import argparse
 import json
 import os

@@ -24,6 +24,13 @@ net would take ~10 minutes per million sequences on 2 cores; the streaming path
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
+# `python bench/X.py` puts bench/ first on sys.path, where bench/tokenize.py
+# would shadow the standard library's tokenize module.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+
 import argparse
 import os
 import random
