@@ -1,0 +1,12 @@
+"""Training: :func:`bioseq.train` and its parts.
+
+* :mod:`~bioseq.training.api` -- ``train()``: data, task inference, tokenizer, model, bundle.
+* :mod:`~bioseq.training.data` -- reading labelled records, alphabet inference, fingerprints, splits.
+* :mod:`~bioseq.training.labels` -- label encoding, task inference, class weights.
+* :mod:`~bioseq.training.loop` -- the torch loop (AdamW, LR schedule, RC augmentation, crops).
+* :mod:`~bioseq.training.metrics` -- validation metrics and the selection metric.
+* :mod:`~bioseq.training.early_stopping`, :mod:`~bioseq.training.checkpoint`,
+  :mod:`~bioseq.training.device`, :mod:`~bioseq.training.distributed` (DDP under torchrun).
+
+Nothing is imported here, so ``import bioseq.training`` stays cheap.
+"""

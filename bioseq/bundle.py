@@ -1,0 +1,209 @@
+"""Self-describing model bundles: one safetensors file, never a pickle.
+
+A bundle is a single ``.safetensors`` file. Its tensors are the model weights
+(or the kmer-linear baseline's numpy arrays); its header metadata holds one key,
+``"bioseq"``, whose value is a JSON object describing everything needed to
+rebuild and use the model::
+
+    format, format_version, bioseq_version, arch, kind, hparams, tokenizer,
+    alphabet, labels, task, thresholds, long_input, data_fingerprint,
+    selection_metric, metrics, history, training, created, fingerprint
+
+Loading parses the header ourselves before handing the file to safetensors, so
+every failure (not a safetensors file -- e.g. a ``torch.save`` pickle --,
+truncated, corrupt, no bioseq metadata, newer format, unknown architecture,
+weights that do not fit the architecture) is a :class:`BundleError` naming the
+file. Nothing is ever unpickled.
+
+The model *fingerprint* (``Model.fingerprint``, used as the embedding-cache
+key) is the sha256 over the tensors (name, dtype, shape, bytes, in name order)
+and the canonical JSON of the prediction-relevant configuration
+(:data:`FINGERPRINT_KEYS`; history, metrics and timestamps excluded), so
+retraining to identical weights gives the identical fingerprint and any change
+to weights, tokenizer, labels or thresholds gives another.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import json
+import os
+import struct
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from bioseq._version import __version__
+from bioseq.errors import BioseqError, BundleError
+from bioseq.io.atomic import atomic_path
+
+if TYPE_CHECKING:
+    from bioseq.models.model import Model
+
+FORMAT_NAME = "bioseq-model"
+FORMAT_VERSION = 1
+METADATA_KEY = "bioseq"
+FINGERPRINT_KEYS = (
+    "format",
+    "arch",
+    "kind",
+    "hparams",
+    "tokenizer",
+    "alphabet",
+    "labels",
+    "task",
+    "thresholds",
+    "long_input",
+)
+_MAX_HEADER = 100 * 1024 * 1024  # safetensors' own limit
+
+
+def canonical_json(obj: Any) -> str:
+    """Compact, key-sorted JSON: the same config always gives the same bytes."""
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=True)
+
+
+def compute_fingerprint(tensors: Mapping[str, np.ndarray], meta: Mapping[str, Any]) -> str:
+    """sha256 hex of the tensors and the :data:`FINGERPRINT_KEYS` part of ``meta``."""
+    h = hashlib.sha256()
+    for name in sorted(tensors):
+        arr = np.ascontiguousarray(tensors[name])
+        h.update(f"{name}\0{arr.dtype.str}\0{arr.shape}\0".encode())
+        h.update(arr.tobytes())
+    h.update(canonical_json({k: meta.get(k) for k in FINGERPRINT_KEYS}).encode())
+    return h.hexdigest()
+
+
+def save_bundle(model: Model, path: str | os.PathLike[str]) -> Path:
+    """Write ``model`` to ``path`` atomically (a crash leaves the old file or none).
+
+    Returns:
+        The path written.
+    """
+    from safetensors.numpy import save_file
+
+    tensors = {k: np.ascontiguousarray(v) for k, v in model.state_arrays().items()}
+    meta = dict(model.metadata)
+    meta.update(model.config())
+    meta.update(format=FORMAT_NAME, format_version=FORMAT_VERSION, bioseq_version=__version__)
+    meta.setdefault("created", _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"))
+    meta["fingerprint"] = compute_fingerprint(tensors, meta)
+    dest = Path(path)
+    with atomic_path(dest) as tmp:
+        save_file(tensors, str(tmp), metadata={METADATA_KEY: canonical_json(meta)})
+    model.metadata = meta
+    return dest
+
+
+def _read_header(path: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Validate the safetensors framing; return ``(tensor header, bioseq metadata)``."""
+    if not path.exists():
+        raise BundleError("no such model file", path=path)
+    if path.is_dir():
+        raise BundleError("is a directory, not a model file", path=path)
+    size = path.stat().st_size
+    not_st = (
+        "not a safetensors model bundle{why}; bioseq reads only .safetensors bundles written by "
+        "`bioseq train` (pickled/torch.save files are refused on purpose)"
+    )
+    with open(path, "rb") as fh:
+        head = fh.read(8)
+        if len(head) < 8:
+            raise BundleError(not_st.format(why=f" (only {size} bytes)"), path=path)
+        (n,) = struct.unpack("<Q", head)
+        if n == 0 or n > _MAX_HEADER:
+            raise BundleError(not_st.format(why=" (invalid header length)"), path=path)
+        if 8 + n > size:
+            raise BundleError(
+                f"truncated or not a safetensors file: header says {n} bytes but the file has "
+                f"{size - 8} after the length field",
+                path=path,
+            )
+        raw = fh.read(n)
+    try:
+        header = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise BundleError(not_st.format(why=" (header is not JSON)"), path=path) from None
+    if not isinstance(header, dict):
+        raise BundleError(not_st.format(why=" (header is not a JSON object)"), path=path)
+    meta = header.pop("__metadata__", None) or {}
+    try:
+        end = max((int(t["data_offsets"][1]) for t in header.values()), default=0)
+    except (TypeError, KeyError, ValueError, IndexError):
+        raise BundleError("corrupt safetensors header (bad tensor entry)", path=path) from None
+    if 8 + n + end != size:
+        what = "truncated" if 8 + n + end > size else "corrupt (trailing bytes)"
+        raise BundleError(f"{what}: tensors need {end} bytes after the header, the file has {size - 8 - n}", path=path)
+    if METADATA_KEY not in meta:
+        raise BundleError("safetensors file without bioseq metadata: not a bioseq model bundle", path=path)
+    try:
+        info = json.loads(meta[METADATA_KEY])
+    except json.JSONDecodeError as exc:
+        raise BundleError(f"corrupt bioseq metadata (invalid JSON: {exc})", path=path) from None
+    if not isinstance(info, dict) or info.get("format") != FORMAT_NAME:
+        raise BundleError(f"metadata does not declare format {FORMAT_NAME!r}", path=path)
+    version = info.get("format_version")
+    if not isinstance(version, int) or version < 1:
+        raise BundleError(f"unknown bundle format version {version!r}", path=path)
+    if version > FORMAT_VERSION:
+        raise BundleError(
+            f"bundle format version {version} is newer than this bioseq ({__version__}) reads "
+            f"(<= {FORMAT_VERSION}); upgrade bioseq (the bundle was written by bioseq "
+            f"{info.get('bioseq_version', '?')})",
+            path=path,
+        )
+    missing = [k for k in ("arch", "kind", "tokenizer", "labels", "task", "hparams") if k not in info]
+    if missing:
+        raise BundleError(f"bioseq metadata lacks {', '.join(missing)}", path=path)
+    return header, info
+
+
+def read_metadata(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """The bundle's validated ``bioseq`` metadata without loading the weights (for ``bioseq info``)."""
+    return _read_header(Path(path))[1]
+
+
+def read_arrays(path: str | os.PathLike[str]) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """``(tensors as numpy arrays, metadata)``, with the fingerprint verified."""
+    from safetensors import safe_open
+
+    p = Path(path)
+    _, info = _read_header(p)
+    try:
+        with safe_open(str(p), framework="numpy") as fh:
+            tensors = {k: fh.get_tensor(k) for k in fh.keys()}  # noqa: SIM118 (safe_open has no iterator)
+    except Exception as exc:  # safetensors raises its own SafetensorError, or OSError
+        raise BundleError(f"corrupt safetensors data: {exc}", path=p) from None
+    stored = info.get("fingerprint")
+    if stored is not None and compute_fingerprint(tensors, info) != stored:
+        raise BundleError(
+            "corrupt: the weights or configuration do not match the fingerprint stored when the bundle was written",
+            path=p,
+        )
+    return tensors, info
+
+
+def load(path: str | os.PathLike[str], device: str = "cpu") -> Model:
+    """Load a model bundle (``bioseq.load``); never unpickles.
+
+    Args:
+        path: a ``.safetensors`` bundle written by :func:`save_bundle`.
+        device: ``cpu`` (default), ``cuda`` or ``auto`` for torch models.
+
+    Raises:
+        BundleError: see the module docstring; the message names ``path``.
+    """
+    from bioseq.models.model import Model
+
+    tensors, info = read_arrays(path)
+    try:
+        return Model.from_arrays(info, tensors, device=device)
+    except BundleError as exc:
+        if exc.path is None:
+            raise BundleError(exc.message, path=path) from None
+        raise
+    except BioseqError as exc:
+        raise BundleError(f"{type(exc).__name__}: {exc}", path=path) from None

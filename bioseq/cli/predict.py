@@ -1,0 +1,61 @@
+"""``bioseq predict``: stream a model's predictions for a sequence file into a TSV table."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from bioseq.errors import ConfigError
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    p = subparsers.add_parser(
+        "predict",
+        help="predict the class of every sequence in a file",
+        description=(
+            "Write one row per input record, in input order: id, predicted label, and one prob_<label> "
+            "column per class (TSV). The table is written to a temporary file and renamed when complete, "
+            "so an interrupted run leaves no partial table. Labels in the input are ignored."
+        ),
+    )
+    p.add_argument("model", metavar="MODEL", help="model bundle (.safetensors) from 'bioseq train'")
+    p.add_argument("input", nargs="+", metavar="INPUT", help="sequence file(s), or - for stdin")
+    p.add_argument("-o", "--output", required=True, metavar="PREDICTIONS.tsv", help="table to write (- for stdout)")
+    p.add_argument("--batch-size", type=int, default=256, metavar="B", help="sequences per forward pass")
+    p.add_argument(
+        "--both-strands",
+        action="store_true",
+        help="DNA/RNA: average the probabilities of each sequence and its reverse complement",
+    )
+    p.add_argument(
+        "--head",
+        metavar="HEAD",
+        help="a linear head from 'bioseq fit-head': predict with it on MODEL's embeddings instead",
+    )
+    p.add_argument("--cache", metavar="CACHE.h5", help="with --head: embedding cache to read/extend")
+    p.add_argument("--threads", type=int, metavar="N", help="CPU threads for torch")
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"], help="default: cuda if available")
+    p.set_defaults(run=run)
+    return p
+
+
+def run(args: argparse.Namespace) -> int:
+    from bioseq.bundle import load
+    from bioseq.training.device import set_threads
+
+    set_threads(args.threads)
+    model = load(args.model, device=args.device)
+    source = args.input[0] if len(args.input) == 1 else args.input
+    if args.head is not None:
+        if args.both_strands:
+            raise ConfigError("--both-strands is not available with --head (the head reads embeddings)")
+        from bioseq.embed.head import predict_with_head
+
+        n = predict_with_head(model, args.head, source, args.output, args.cache, batch_size=args.batch_size)
+    else:
+        if args.cache is not None:
+            raise ConfigError("--cache is used with --head only")
+        n = model.predict_to_file(source, args.output, batch_size=args.batch_size, both_strands=args.both_strands)
+    if args.output != "-":
+        print(f"bioseq predict: {n} records -> {args.output}", file=sys.stderr)
+    return 0

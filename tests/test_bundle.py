@@ -1,0 +1,230 @@
+"""Tests of model bundles: round trips, fingerprints, and refusal of every kind of bad file."""
+
+from __future__ import annotations
+
+import json
+import pickle
+import random
+
+import numpy as np
+import pytest
+import torch
+from safetensors.numpy import save_file
+
+import bioseq
+from bioseq.bundle import FORMAT_VERSION, compute_fingerprint, read_arrays, read_metadata
+from bioseq.errors import BundleError
+from bioseq.io.readers import SequenceItem
+
+torch.set_num_threads(1)
+
+TINY = {
+    "cnn-lstm": {
+        "conv_filters": [8],
+        "conv_kernels": [5],
+        "pool_sizes": [2],
+        "rnn_hidden": 8,
+        "head_hidden": 0,
+    },
+    "transformer": {"d_model": 16, "n_layers": 1, "n_heads": 2, "max_tokens": 32},
+    "kmer-linear": {},
+}
+
+
+def records(n=80, length=36, seed=0):
+    rng = random.Random(seed)
+    out = []
+    for i in range(n):
+        lab = "ab"[i % 2]
+        seq = "".join(rng.choice("ACGT") for _ in range(length))
+        if lab == "b":
+            seq = "GGGCCC" + seq[6:]
+        out.append(SequenceItem(f"r{i}", seq, (lab,)))
+    return out
+
+
+@pytest.fixture(scope="module")
+def saved(tmp_path_factory):
+    """One tiny bundle per architecture: {arch: (model, path)}."""
+    d = tmp_path_factory.mktemp("bundles")
+    out = {}
+    for arch, hp in TINY.items():
+        path = d / f"{arch}.safetensors"
+        m = bioseq.train(records(), arch=arch, hparams=hp, epochs=1, batch_size=16, output=path, progress=False)
+        out[arch] = (m, path)
+    return out
+
+
+def rewrite(src, dst, edit_meta=None, edit_tensors=None, refingerprint=True):
+    """Copy a bundle with edited metadata/tensors (as a buggy or foreign writer would)."""
+    tensors, meta = read_arrays(src)
+    if edit_tensors:
+        tensors = edit_tensors(tensors)
+    if edit_meta:
+        edit_meta(meta)
+    if refingerprint:
+        meta["fingerprint"] = compute_fingerprint(tensors, meta)
+    save_file(tensors, str(dst), metadata={"bioseq": json.dumps(meta)})
+    return dst
+
+
+# ----------------------------------------------------------------------------- round trip
+
+
+@pytest.mark.parametrize("arch", list(TINY))
+def test_round_trip_identical_predictions(saved, arch):
+    model, path = saved[arch]
+    loaded = bioseq.load(path)
+    seqs = [r.seq for r in records(20, seed=5)] + ["ACGTNNACGTACGTACGTAAAC"]
+    assert np.array_equal(model.predict_proba_sequences(seqs), loaded.predict_proba_sequences(seqs))
+    assert np.array_equal(model.embed_sequences(seqs), loaded.embed_sequences(seqs))
+    assert loaded.fingerprint == model.fingerprint == read_metadata(path)["fingerprint"]
+    assert (loaded.arch, loaded.labels, loaded.task, loaded.alphabet) == (arch, ["a", "b"], "binary", "dna")
+    assert loaded.embedding_dim == model.embedding_dim
+    assert loaded.tokenizer.config() == model.tokenizer.config()
+
+
+def test_metadata_contents(saved):
+    meta = read_metadata(saved["cnn-lstm"][1])
+    for key in (
+        "format",
+        "format_version",
+        "bioseq_version",
+        "arch",
+        "kind",
+        "hparams",
+        "tokenizer",
+        "labels",
+        "task",
+        "long_input",
+        "data_fingerprint",
+        "metrics",
+        "history",
+        "created",
+        "fingerprint",
+    ):
+        assert key in meta, key
+    assert meta["format_version"] == FORMAT_VERSION
+    assert len(meta["data_fingerprint"]["train"]) == 64
+    assert meta["history"][0]["epoch"] == 1
+    assert meta["long_input"]["policy"] == "windows"
+
+
+def test_fingerprint_ignores_history_but_not_weights(saved, tmp_path):
+    model, path = saved["cnn-lstm"]
+    same = rewrite(path, tmp_path / "same.safetensors", lambda m: m.update(history=[], created="x"))
+    assert bioseq.load(same).fingerprint == model.fingerprint
+
+    def bump(t):
+        k = sorted(t)[0]
+        return {**t, k: t[k] + 1.0}
+
+    other = rewrite(path, tmp_path / "other.safetensors", edit_tensors=bump)
+    assert bioseq.load(other).fingerprint != model.fingerprint
+    relabel = rewrite(path, tmp_path / "relabel.safetensors", lambda m: m.update(labels=["x", "y"]))
+    assert bioseq.load(relabel).fingerprint != model.fingerprint
+
+
+def test_save_is_atomic_and_replaces(saved, tmp_path):
+    model, _ = saved["kmer-linear"]
+    dest = tmp_path / "m.safetensors"
+    dest.write_text("old")
+    model.save(dest)
+    assert bioseq.load(dest).fingerprint == model.fingerprint
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.safetensors"]
+
+
+def test_load_never_unpickles(saved, monkeypatch):
+    def boom(*a, **k):
+        raise AssertionError("unpickling attempted")
+
+    monkeypatch.setattr(pickle, "load", boom)
+    monkeypatch.setattr(pickle, "loads", boom)
+    monkeypatch.setattr(torch, "load", boom)
+    assert bioseq.load(saved["cnn-lstm"][1]).arch == "cnn-lstm"
+
+
+# ----------------------------------------------------------------------------- refusals
+
+
+def test_pickle_file_refused(tmp_path, saved):
+    class Evil:
+        def __reduce__(self):
+            return (print, ("pwned",))
+
+    path = tmp_path / "evil.safetensors"
+    torch.save({"obj": Evil(), "w": torch.ones(3)}, path)
+    with pytest.raises(BundleError, match="not a safetensors") as err:
+        bioseq.load(path)
+    assert str(path) in str(err.value)
+    raw = tmp_path / "raw.pt"
+    raw.write_bytes(pickle.dumps({"a": 1}))
+    with pytest.raises(BundleError, match=str(raw)):
+        bioseq.load(raw)
+
+
+@pytest.mark.parametrize("cut", [4, 100, -10])
+def test_truncated_bundle_refused(saved, tmp_path, cut):
+    data = saved["cnn-lstm"][1].read_bytes()
+    path = tmp_path / "cut.safetensors"
+    path.write_bytes(data[:cut])
+    with pytest.raises(BundleError, match="cut.safetensors"):
+        bioseq.load(path)
+
+
+def test_other_bad_files(tmp_path, saved):
+    missing = tmp_path / "none.safetensors"
+    with pytest.raises(BundleError, match="no such"):
+        bioseq.load(missing)
+    empty = tmp_path / "empty.safetensors"
+    empty.write_bytes(b"")
+    with pytest.raises(BundleError):
+        bioseq.load(empty)
+    foreign = tmp_path / "foreign.safetensors"
+    save_file({"w": np.ones(3, np.float32)}, str(foreign))
+    with pytest.raises(BundleError, match="without bioseq metadata"):
+        bioseq.load(foreign)
+    badjson = tmp_path / "badjson.safetensors"
+    save_file({"w": np.ones(3, np.float32)}, str(badjson), metadata={"bioseq": "{not json"})
+    with pytest.raises(BundleError, match="invalid JSON"):
+        bioseq.load(badjson)
+    flipped = tmp_path / "flipped.safetensors"
+    data = bytearray(saved["cnn-lstm"][1].read_bytes())
+    data[-3] ^= 0xFF  # one weight byte changed
+    flipped.write_bytes(bytes(data))
+    with pytest.raises(BundleError, match="fingerprint"):
+        bioseq.load(flipped)
+
+
+def test_newer_format_version_refused(saved, tmp_path):
+    path = rewrite(saved["cnn-lstm"][1], tmp_path / "v99.safetensors", lambda m: m.update(format_version=99))
+    with pytest.raises(BundleError, match="newer.*upgrade bioseq"):
+        bioseq.load(path)
+    with pytest.raises(BundleError, match="format version"):
+        read_metadata(path)
+
+
+def test_unknown_architecture_refused(saved, tmp_path):
+    path = rewrite(saved["cnn-lstm"][1], tmp_path / "arch.safetensors", lambda m: m.update(arch="quantum-net"))
+    with pytest.raises(BundleError, match="quantum-net.*installed:.*cnn-lstm") as err:
+        bioseq.load(path)
+    assert "arch.safetensors" in str(err.value)
+
+
+def test_weights_not_matching_architecture_refused(saved, tmp_path):
+    def change(m):
+        m["hparams"] = {**m["hparams"], "rnn_hidden": 12}
+
+    path = rewrite(saved["cnn-lstm"][1], tmp_path / "shape.safetensors", change)
+    with pytest.raises(BundleError, match="do not match architecture 'cnn-lstm'"):
+        bioseq.load(path)
+
+    def drop(t):
+        return {k: v for k, v in t.items() if not k.startswith("head")}
+
+    path = rewrite(saved["cnn-lstm"][1], tmp_path / "missing.safetensors", edit_tensors=drop)
+    with pytest.raises(BundleError, match="do not match"):
+        bioseq.load(path)
+    path = rewrite(saved["kmer-linear"][1], tmp_path / "lin.safetensors", edit_tensors=lambda t: {})
+    with pytest.raises(BundleError, match="lin.safetensors"):
+        bioseq.load(path)

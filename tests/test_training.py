@@ -1,0 +1,295 @@
+"""Tests of bioseq.train and the training loop: every architecture learns, reproducibility,
+resume, max_time, multilabel, imbalance, alphabet/task inference, splits, early stopping."""
+
+from __future__ import annotations
+
+import json
+import random
+
+import numpy as np
+import pytest
+import torch
+
+import bioseq
+from bioseq.errors import ConfigError, LabelError
+from bioseq.io.readers import SequenceItem
+from bioseq.training.data import LabelledSet, infer_alphabet, stratified_split
+from bioseq.training.early_stopping import EarlyStopping
+from bioseq.training.labels import LabelEncoder, infer_task
+from bioseq.training.loop import lr_lambda_factory
+from bioseq.training.metrics import selection_metric
+
+torch.set_num_threads(1)
+
+TINY = {
+    "cnn-lstm": {
+        "conv_filters": [32],
+        "conv_kernels": [7],
+        "pool_sizes": [4],
+        "rnn_hidden": 8,
+        "head_hidden": 0,
+        "conv_dropout": 0.0,
+        "rnn_dropout": 0.0,
+        "head_dropout": 0.0,
+    },
+    "transformer": {"d_model": 16, "n_layers": 1, "n_heads": 2, "max_tokens": 64},
+    "kmer-linear": {},
+}
+
+
+def motif_records(n=160, length=40, seed=0, pos_frac=0.5, motif="GATTACA", prefix="s"):
+    """Random DNA; 'pos' records carry the motif. Learnable in a few epochs by any arch."""
+    rng = random.Random(seed)
+    out = []
+    for i in range(n):
+        seq = "".join(rng.choice("ACGT") for _ in range(length))
+        lab = "pos" if rng.random() < pos_frac else "neg"
+        if lab == "pos":
+            p = rng.randrange(0, length - len(motif))
+            seq = seq[:p] + motif + seq[p + len(motif) :]
+        out.append(SequenceItem(f"{prefix}{i}", seq, (lab,)))
+    return out
+
+
+def write_fasta(path, records):
+    with open(path, "w") as fh:
+        for r in records:
+            head = f">{r.id}" + (f" label={','.join(r.labels)}" if r.labels else "")
+            fh.write(f"{head}\n{r.seq}\n")
+    return path
+
+
+def quick(arch="cnn-lstm", data=None, **kw):
+    kw.setdefault("epochs", 2)
+    kw.setdefault("batch_size", 16)
+    kw.setdefault("hparams", TINY.get(arch))
+    kw.setdefault("progress", False)
+    return bioseq.train(data if data is not None else motif_records(), arch=arch, **kw)
+
+
+# ----------------------------------------------------------------------------- learning
+
+
+@pytest.mark.parametrize(("arch", "lr"), [("cnn-lstm", 1e-2), ("transformer", 5e-3)])
+def test_torch_archs_learn(arch, lr, tmp_path):
+    train = motif_records(200, seed=1)
+    valid = motif_records(60, seed=2, prefix="v")
+    m = quick(arch, train, valid=valid, epochs=6, lr=lr, patience=None, log=tmp_path / "log.jsonl")
+    hist = m.metadata["history"]
+    assert len(hist) == 6
+    assert hist[-1]["train_loss"] < hist[0]["train_loss"]
+    assert m.task == "binary" and m.labels == ["neg", "pos"]
+    lines = [json.loads(x) for x in (tmp_path / "log.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in lines] == [1, 2, 3, 4, 5, 6]
+    for key in ("epoch", "train_loss", "valid_loss", "valid_mcc", "lr", "elapsed_s"):
+        assert key in lines[0]
+
+
+def test_kmer_linear_through_train(tmp_path):
+    train = motif_records(200, seed=1)
+    valid = motif_records(80, seed=2, prefix="v")
+    m = quick("kmer-linear", train, valid=valid, output=tmp_path / "m.safetensors")
+    assert m.kind == "sklearn"
+    (rec,) = m.metadata["history"]
+    assert rec["valid_loss"] is not None and "valid_mcc" in rec
+    assert m.metadata["metrics"]["accuracy"] > 0.6  # the motif gives 7-mers the spectrum sees
+    assert m.hparams["class_weight"] == "balanced"
+    assert bioseq.load(tmp_path / "m.safetensors").kind == "sklearn"
+
+
+# ----------------------------------------------------------------------------- reproducibility, resume, time
+
+
+def test_same_seed_gives_identical_weights():
+    a = quick(seed=3).state_arrays()
+    b = quick(seed=3).state_arrays()
+    c = quick(seed=4).state_arrays()
+    assert a.keys() == b.keys()
+    assert all(np.array_equal(a[k], b[k]) for k in a)
+    assert any(not np.array_equal(a[k], c[k]) for k in a)
+
+
+def test_resume_continues_exactly(tmp_path, monkeypatch):
+    data = motif_records(120)
+    straight = quick(data=data, epochs=4, patience=None, output=tmp_path / "a.safetensors")
+
+    import bioseq.training.loop as loop
+
+    real = loop.save_checkpoint
+    calls = {"n": 0}
+
+    def crash_after_two(path, state):
+        real(path, state)
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise KeyboardInterrupt  # the job is killed after epoch 2
+
+    monkeypatch.setattr(loop, "save_checkpoint", crash_after_two)
+    out = tmp_path / "b.safetensors"
+    with pytest.raises(KeyboardInterrupt):
+        quick(data=data, epochs=4, patience=None, output=out, log=tmp_path / "b.jsonl")
+    assert not out.exists() and (tmp_path / "b.ckpt").exists()
+    monkeypatch.setattr(loop, "save_checkpoint", real)
+    resumed = quick(data=data, epochs=4, patience=None, output=out, log=tmp_path / "b.jsonl", resume=True)
+    a, b = straight.state_arrays(), resumed.state_arrays()
+    assert all(np.array_equal(a[k], b[k]) for k in a)
+    assert [r["epoch"] for r in resumed.metadata["history"]] == [1, 2, 3, 4]
+    assert len((tmp_path / "b.jsonl").read_text().splitlines()) == 4
+    with pytest.raises(ConfigError, match="other settings or data"):
+        quick(data=data, epochs=4, patience=None, output=out, resume=True, lr=0.5)
+
+
+def test_max_time_stops_and_keeps_best(tmp_path):
+    m = quick(epochs=500, max_time=1e-5, patience=None, output=tmp_path / "m.safetensors")
+    assert m.metadata["stopped"] == "max_time"
+    assert len(m.metadata["history"]) == 1
+    assert "partial_epoch" in m.metadata["history"][0]
+    assert bioseq.load(tmp_path / "m.safetensors").labels == ["neg", "pos"]
+
+
+def test_early_stopping_patience():
+    m = quick(epochs=30, patience=1, lr=1e-9)  # nothing can improve
+    assert m.metadata["stopped"] == "early_stopping"
+    assert len(m.metadata["history"]) < 30
+
+
+# ----------------------------------------------------------------------------- tasks
+
+
+def test_multilabel_runs():
+    rng = random.Random(0)
+    recs = []
+    for i, r in enumerate(motif_records(120)):
+        labs = {"pos": ("a", "b"), "neg": ("b",)}[r.labels[0]] if rng.random() < 0.8 else ("c",)
+        recs.append(SequenceItem(f"m{i}", r.seq, labs))
+    m = quick(data=recs)
+    assert m.task == "multilabel" and m.labels == ["a", "b", "c"]
+    assert m.metadata["selection_metric"] == "macro_auprc"
+    assert m.thresholds == [0.5, 0.5, 0.5]
+    probs = m.predict_proba_sequences([r.seq for r in recs[:5]])
+    assert probs.shape == (5, 3) and ((probs >= 0) & (probs <= 1)).all()
+    assert not np.allclose(probs.sum(1), 1.0)  # independent sigmoids
+
+
+def test_imbalanced_gets_balanced_weights():
+    recs = motif_records(150, pos_frac=0.1)
+    m = quick(data=recs)
+    w = m.metadata["training"]["class_weights"]
+    assert w[1] > 3 * w[0]  # the rare 'pos' class weighs more
+    assert quick(data=recs, class_weight=None).metadata["training"]["class_weights"] is None
+
+
+def test_multiclass_protein_inferred(tmp_path):
+    rng = random.Random(0)
+    recs = []
+    for i in range(90):
+        lab = "abc"[i % 3]
+        core = {"a": "KKKK", "b": "WWWW", "c": "DDDD"}[lab]
+        seq = "".join(rng.choice("ACDEFGHILMNPQRSTVY") for _ in range(rng.randint(12, 30))) + core
+        recs.append(SequenceItem(f"p{i}", seq, (lab,)))
+    path = write_fasta(tmp_path / "prot.fa", recs)
+    m = quick(data=str(path))
+    assert m.alphabet == "protein" and m.task == "multiclass"
+    assert m.metadata["training"]["augment_rc"] is False
+    with pytest.raises(ConfigError, match="reverse-complement"):
+        quick(data=str(path), augment_rc=True)
+
+
+def test_long_training_sequences_are_cropped():
+    recs = motif_records(60, length=120)
+    hp = {**TINY["cnn-lstm"], "max_tokens": 50}  # 120 bp > 50 tokens: random crops, windows at prediction
+    m = quick(data=recs, hparams=hp)
+    assert m.long_input == {"policy": "windows", "max_tokens": 50, "max_bases": 50, "overlap": 25}
+    assert m.predict_proba_sequences([recs[0].seq]).shape == (1, 2)
+
+
+# ----------------------------------------------------------------------------- input errors
+
+
+def test_unlabelled_record_is_named(tmp_path):
+    recs = motif_records(20)
+    recs[5] = SequenceItem("nolabel", recs[5].seq, None)
+    path = write_fasta(tmp_path / "t.fa", recs)
+    with pytest.raises(LabelError, match="nolabel"):
+        quick(data=str(path))
+
+
+def test_unknown_validation_label(tmp_path):
+    valid = motif_records(10, prefix="v")
+    valid[3] = SequenceItem("odd", valid[3].seq, ("other",))
+    with pytest.raises(LabelError, match="'other'.*odd|odd.*'other'"):
+        quick(valid=valid)
+
+
+def test_single_class_refused():
+    recs = [SequenceItem(f"x{i}", "ACGTACGTAC", ("only",)) for i in range(10)]
+    with pytest.raises(LabelError, match="at least two"):
+        quick(data=recs)
+
+
+def test_bad_settings():
+    with pytest.raises(ConfigError):
+        quick(epochs=0)
+    with pytest.raises(ConfigError, match="resume"):
+        quick(resume=True)
+    with pytest.raises(bioseq.errors.PluginError, match="cnn-lstm"):
+        quick(arch="no-such-arch", hparams=None)
+
+
+# ----------------------------------------------------------------------------- units
+
+
+def test_infer_alphabet():
+    assert infer_alphabet(["ACGTN", "GGT"]) == "dna"
+    assert infer_alphabet(["ACGU"]) == "rna"
+    assert infer_alphabet(["MKVL", "ACGT"]) == "protein"
+
+
+def test_infer_task_and_encoder():
+    assert infer_task([("b",), ("a",)]) == ("binary", ["a", "b"])
+    assert infer_task([("b",), ("a",), ("c",)])[0] == "multiclass"
+    assert infer_task([("b",), ("a", "c")]) == ("multilabel", ["a", "b", "c"])
+    enc = LabelEncoder(("a", "b", "c"), "multilabel")
+    y = enc.encode([("a", "c"), ("b",)])
+    assert y.tolist() == [[1, 0, 1], [0, 1, 0]]
+    assert enc.decode(np.array([[0.9, 0.1, 0.6], [0.2, 0.3, 0.1]])) == ["a,c", ""]
+    single = LabelEncoder(("a", "b"), "binary")
+    with pytest.raises(LabelError, match="r2"):
+        single.encode([("a",), ("z",)], ids=["r1", "r2"])
+    w = single.class_weights(np.array([0, 0, 0, 1]))
+    assert w[1] == pytest.approx(2.0) and w[0] == pytest.approx(4 / 6)
+
+
+def test_stratified_split_is_seeded_and_stratified():
+    recs = motif_records(100)
+    data = LabelledSet([r.id for r in recs], [r.seq for r in recs], [r.labels for r in recs])
+    tr1, va1 = stratified_split(data, 0.1, seed=0)
+    tr2, va2 = stratified_split(data, 0.1, seed=0)
+    _, va3 = stratified_split(data, 0.1, seed=1)
+    assert va1.ids == va2.ids and va1.ids != va3.ids
+    assert len(va1) == 10 and len(tr1) == 90 and not set(va1.ids) & set(tr1.ids)
+    assert {lab for (lab,) in va1.labels} == {"pos", "neg"}
+
+
+def test_early_stopping_unit():
+    es = EarlyStopping(patience=2)
+    assert es.step(1, 0.0, 1.0, {"w": torch.ones(1)})
+    assert es.step(2, 0.0, 0.5, {"w": torch.full((1,), 2.0)})  # tie on metric, lower loss
+    assert not es.step(3, -0.1, 0.1)
+    assert not es.should_stop
+    assert not es.step(4, float("nan"), 0.1)
+    assert es.should_stop and es.best_epoch == 2 and es.best_state["w"].item() == 2.0
+
+
+def test_lr_schedule_warmup_then_cosine():
+    f = lr_lambda_factory(100, 10, 0.05)
+    assert f(0) == pytest.approx(0.1) and f(9) == pytest.approx(1.0)
+    assert f(10) == pytest.approx(1.0) and f(100) == pytest.approx(0.05)
+    assert all(f(s) >= f(s + 1) for s in range(10, 100))
+
+
+def test_selection_metric():
+    assert selection_metric("binary") == "mcc"
+    assert selection_metric("multilabel") == "macro_auprc"
+    with pytest.raises(ConfigError):
+        selection_metric("binary", "macro_auprc")
