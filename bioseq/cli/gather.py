@@ -1,0 +1,28 @@
+"""``bioseq gather``: concatenate per-shard prediction tables in order (Snakemake gather)."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    p = subparsers.add_parser(
+        "gather",
+        help="concatenate prediction tables in the given order",
+        description=(
+            "Concatenate prediction tables (id, predicted, prob_<label>...) in the order given into OUT, "
+            "written atomically. All inputs must have the same header."
+        ),
+    )
+    p.add_argument("inputs", nargs="+", metavar="IN", help="prediction tables, in order")
+    p.add_argument("-o", "--output", required=True, metavar="OUT", help="the combined table")
+    p.set_defaults(run=run)
+    return p
+
+
+def run(args: argparse.Namespace) -> int:
+    from bioseq.io.shard import gather_tables
+
+    rows = gather_tables(args.inputs, args.output)
+    print(f"bioseq gather: {rows} rows from {len(args.inputs)} tables -> {args.output}")
+    return 0

@@ -1,0 +1,928 @@
+"""Stream labelled sequences out of FASTA, FASTQ, GenBank and EMBL files.
+
+Two entry points over one validating core:
+
+* :func:`iter_sequences` -- the fast path used by tokenize/train/predict/embed:
+  yields :class:`SequenceItem` ``(id, seq, labels)`` and never builds a
+  ``SeqRecord``. FASTA is read in ~1 MiB binary chunks split at line-initial
+  ``>``; each chunk is then validated column-wise with C-level ``map`` calls
+  over ``bytes`` methods (``partition``, ``replace``, one ``translate`` of the
+  joined sequences for the alphabet check, set operations for duplicates), so
+  no Python bytecode runs per record. Any problem in a chunk sends it through a
+  per-record loop that raises the precise error with its line number.
+* :func:`read` -- the public API: the same records as Biopython ``SeqRecord``
+  objects, labels in ``record.annotations["labels"]``.
+
+Both are lazy: memory stays constant on a multi-GB file, apart from the set of
+record ids kept to detect duplicates (roughly 60-100 bytes per record) and the
+largest single record. Records are read one chunk (~1 MiB, or 1,024 records for
+non-FASTA readers) ahead.
+
+Every input is checked; problems raise :mod:`bioseq.errors` classes whose
+message names the file, the record id and the line:
+
+* :class:`~bioseq.errors.EmptyInputError`: a file (or stdin) with no records;
+* :class:`~bioseq.errors.InputFormatError`: a malformed record (text before the
+  first ``>``, a FASTQ quality string of the wrong length, a truncated GenBank
+  entry...), or an empty sequence (nothing downstream can classify it);
+* :class:`~bioseq.errors.DuplicateIdError`: an id seen before (both places are
+  named; the first is found by re-reading the input on the error path, which
+  stdin cannot do);
+* :class:`~bioseq.errors.AlphabetError`: letters outside ``alphabet`` (the
+  offending letters and their line are named). Lowercase (soft-masked) letters
+  are upper-cased. IUPAC ambiguity codes (``N``, ``R``...; ``X``... for protein)
+  are kept with ``unknown="map"`` (the tokenizer maps them to ``UNK``) and
+  rejected with ``unknown="reject"``. Without an alphabet only non-letters
+  (digits, punctuation other than ``*``, ``-``, ``.``) are rejected;
+* :class:`~bioseq.errors.LabelError`: a record missing from the label source
+  (see :mod:`bioseq.io.labels`; ``label=`` tokens are looked for in the
+  description after the id).
+
+Readers are plugins (entry-point group ``bioseq.readers``): a class with
+``name``, ``extensions`` and ``records(handle, path)`` yielding
+:class:`RawRecord`; set ``binary = True`` to receive the decompressed binary
+handle instead of a text one. :func:`check_reader` checks a plugin.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import re
+import warnings
+from collections.abc import Iterator, Sequence
+from itertools import chain, islice, repeat
+from operator import itemgetter
+from typing import IO, Any, NamedTuple
+
+from bioseq.errors import (
+    AlphabetError,
+    BioseqError,
+    ConfigError,
+    DuplicateIdError,
+    EmptyInputError,
+    InputFormatError,
+    PluginError,
+)
+from bioseq.io.formats import EXTENSIONS, FORMATS, STDIN, format_extension, open_binary, sniff_format
+from bioseq.io.labels import LabelSpec, label_source
+from bioseq.plugins import Registry
+from bioseq.tokenize.alphabets import UNKNOWN_POLICIES, Alphabet, get_alphabet
+
+PathArg = str | os.PathLike | Sequence[str | os.PathLike]
+
+__all__ = [
+    "SequenceItem",
+    "RawRecord",
+    "iter_sequences",
+    "iter_batches",
+    "read",
+    "FastaReader",
+    "FastqReader",
+    "GenBankReader",
+    "EmblReader",
+    "READERS",
+    "check_reader",
+    "iter_records",
+]
+
+
+class SequenceItem(NamedTuple):
+    """One record on the fast path.
+
+    Attributes:
+        id: the record id (first word of the FASTA header).
+        seq: upper-case sequence, whitespace removed.
+        labels: the record's labels (one for single-label data), or None when
+            the input is unlabelled.
+    """
+
+    id: str
+    seq: str
+    labels: tuple[str, ...] | None
+
+
+class RawRecord(NamedTuple):
+    """What a reader plugin yields; bioseq validates and normalises it.
+
+    Attributes:
+        id: record id (no whitespace).
+        description: the full description (for FASTA the whole title line
+            without ``>``, as in Biopython); ``label=`` tokens are read from it.
+        seq: the sequence as str or ASCII bytes, any case, may contain
+            whitespace and newlines (removed centrally).
+        line: 1-based line of the record's first line, or None if unknown.
+        quality: FASTQ quality string (Phred+33), else None.
+        record: the ``SeqRecord`` the reader parsed anyway (GenBank/EMBL), which
+            :func:`read` returns with its features; else None.
+    """
+
+    id: str
+    description: str
+    seq: str | bytes
+    line: int | None
+    quality: str | None = None
+    record: Any = None
+
+
+# --------------------------------------------------------------------------- readers
+
+_CHUNK = 1 << 20
+
+
+def _decompress_error(path: str, exc: Exception, line: int | None) -> InputFormatError:
+    return InputFormatError(f"corrupt or truncated compressed data ({exc})", path=path, line=line)
+
+
+_RECORD_START = re.compile(rb"(?:\A|(?<=\n))>")  # a ">" that starts a line
+
+
+def _split_records(data: bytes) -> list[bytes]:
+    """Split at every ``>`` that starts a line; pieces keep their trailing newline.
+
+    A plain ``split(b">")`` (memchr speed) is right when no ``>`` occurs inside a
+    line, i.e. every piece but the last ends with a newline (checked in C);
+    otherwise a regular expression splits only at line-initial ``>``.
+    """
+    pieces = data.split(b">")
+    if all(map(bytes.endswith, islice(pieces, 1, len(pieces) - 1), repeat(b"\n"))) and (
+        data[0] == 62 or len(pieces) == 1 or pieces[0].endswith(b"\n")
+    ):
+        return pieces
+    return _RECORD_START.split(data)
+
+
+def _fasta_blocks(handle: IO[bytes], path: str) -> Iterator[tuple[int, list[bytes], bool]]:
+    """Split a FASTA byte stream into complete records, one ~1 MiB chunk at a time.
+
+    Yields ``(line, records, plain)``. A record is the bytes after a line-initial
+    ``>`` up to and including the newline before the next one (header line,
+    sequence lines, blank lines); only the file's last record may lack the final
+    newline. ``line`` is the 1-based line of the first record's header; the next
+    record's is ``line + rec.count(b"\\n")``. ``plain`` is True when the chunk
+    holds no whitespace but spaces and newlines (no tabs: ids can be split at
+    spaces). Chunks are extended to a line boundary; a record longer than a
+    chunk is assembled from parts without quadratic copying.
+    """
+    read = handle.read
+    readline = handle.readline
+    chunk_line = 1  # line of the first line of the current chunk
+    tail: list[bytes] | None = None  # parts of the record still being read
+    tail_line = 1  # its header's line
+    while True:
+        try:
+            data = read(_CHUNK)
+            if data and data[-1] != 10:
+                data += readline()  # end chunks at a line boundary
+        except (OSError, EOFError) as exc:
+            raise _decompress_error(path, exc, chunk_line) from exc
+        if not data:
+            break
+        if b"\r" in data:  # CRLF (Windows) files: same newline count, simpler records
+            data = data.replace(b"\r\n", b"\n")
+        if tail is None:  # before the first record: skip blank lines, expect ">"
+            stripped = data.lstrip()
+            chunk_line += data.count(b"\n", 0, len(data) - len(stripped))
+            if not stripped:
+                continue
+            if stripped[0] != 62:  # b">"
+                hint = " (this looks like FASTQ: pass format='fastq')" if stripped[:1] == b"@" else ""
+                raise InputFormatError(f"expected a '>' header line{hint}", path=path, line=chunk_line)
+            data = stripped
+            tail, tail_line = [], chunk_line
+        pieces = _split_records(data)
+        if pieces[0]:
+            tail.append(pieces[0])  # the end of the record begun in an earlier chunk
+        n_lines = data.count(b"\n")
+        if len(pieces) == 1:
+            chunk_line += n_lines
+            continue
+        out = [b"".join(tail)] if tail else []
+        first_line = tail_line
+        last = pieces.pop()
+        out += pieces[1:]
+        tail, tail_line = [last], chunk_line + n_lines - last.count(b"\n")
+        chunk_line += n_lines
+        if out:
+            yield first_line, out, not (b"\t" in data or b"\r" in data or b"\v" in data or b"\f" in data)
+    if tail:
+        yield tail_line, [b"".join(tail)], False
+
+
+def _split_header(rec: bytes, line: int, path: str) -> tuple[str, str, bytes]:
+    """(id, title, body) of one FASTA record from :func:`_fasta_blocks`."""
+    nl = rec.find(b"\n")
+    head, body = (rec, b"") if nl < 0 else (rec[:nl], rec[nl + 1 :])
+    try:
+        title = head.decode().strip()
+    except UnicodeDecodeError as exc:
+        raise InputFormatError(f"header is not valid UTF-8 ({exc})", path=path, line=line) from None
+    if not title:
+        raise InputFormatError("empty '>' header: a record needs an id", path=path, line=line)
+    return title.split(None, 1)[0], title, body
+
+
+class FastaReader:
+    """FASTA: ``>id description`` then sequence lines (any width, blank lines ignored).
+
+    Chunked binary parsing (:func:`_fasta_blocks`); the description is decoded as
+    UTF-8. Text before the first ``>`` (other than blank lines) is an
+    :class:`InputFormatError`. :func:`iter_sequences` uses a fused copy of this
+    loop (:func:`_fasta_items`) that skips the :class:`RawRecord` step.
+    """
+
+    name = "fasta"
+    extensions = tuple(e for e, f in EXTENSIONS.items() if f == "fasta")
+    binary = True
+
+    def records(self, handle: IO[bytes], path: str) -> Iterator[RawRecord]:
+        for line, recs, _ in _fasta_blocks(handle, path):
+            for rec in recs:
+                rid, title, body = _split_header(rec, line, path)
+                yield RawRecord(rid, title, body, line)
+                line += rec.count(b"\n")
+
+
+class FastqReader:
+    """FASTQ (Sanger, Phred+33), including multi-line sequence/quality.
+
+    Checks the ``@`` header, the ``+`` separator (which may repeat the title),
+    and that the quality string is as long as the sequence.
+    """
+
+    name = "fastq"
+    extensions = tuple(e for e, f in EXTENSIONS.items() if f == "fastq")
+    binary = True
+
+    def records(self, handle: IO[bytes], path: str) -> Iterator[RawRecord]:
+        n = 0
+        it = iter(handle)
+        try:
+            for raw in it:
+                n += 1
+                if not raw.strip():
+                    continue
+                if raw[:1] != b"@":
+                    hint = " (this looks like FASTA: pass format='fasta')" if raw[:1] == b">" else ""
+                    raise InputFormatError(f"expected a '@' header line{hint}", path=path, line=n)
+                head_line = n
+                title = raw[1:].strip().decode(errors="replace")
+                if not title:
+                    raise InputFormatError("empty '@' header: a record needs an id", path=path, line=n)
+                rid = title.split(None, 1)[0]
+                seq_parts = []
+                for raw in it:
+                    n += 1
+                    if raw[:1] == b"+":
+                        break
+                    seq_parts.append(raw.rstrip(b"\r\n"))
+                else:
+                    raise InputFormatError("truncated record: no '+' line", path=path, record=rid, line=n)
+                plus = raw[1:].strip().decode(errors="replace")
+                if plus and plus != title:
+                    raise InputFormatError(
+                        f"'+' line repeats a different title ({plus!r})", path=path, record=rid, line=n
+                    )
+                seq = b"".join(seq_parts)
+                qual_parts = []
+                qlen = 0
+                while qlen < len(seq):
+                    raw = next(it, None)
+                    if raw is None:
+                        break
+                    n += 1
+                    q = raw.rstrip(b"\r\n")
+                    qual_parts.append(q)
+                    qlen += len(q)
+                if qlen != len(seq):
+                    raise InputFormatError(
+                        f"quality string has {qlen} characters but the sequence has {len(seq)}",
+                        path=path, record=rid, line=n,
+                    )
+                yield RawRecord(rid, title, seq, head_line, b"".join(qual_parts).decode("latin-1"))
+        except (OSError, EOFError) as exc:
+            raise _decompress_error(path, exc, n) from exc
+
+
+class _LineCounter(io.TextIOBase):
+    """Counts lines Biopython's scanners read, remembering where the last record began."""
+
+    def __init__(self, inner: IO[str], marker: str) -> None:
+        super().__init__()
+        self._inner = inner
+        self._marker = marker
+        self.n = 0
+        self.start = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int | None = -1) -> str:
+        return self._inner.read(size)
+
+    def readline(self, size: int = -1) -> str:  # type: ignore[override]
+        line = self._inner.readline(size)
+        if line:
+            self.n += 1
+            if line.startswith(self._marker):
+                self.start = self.n
+        return line
+
+    def __next__(self) -> str:
+        line = self.readline()
+        if not line:
+            raise StopIteration
+        return line
+
+    def __iter__(self):
+        return self
+
+
+class _BiopythonReader:
+    """GenBank/EMBL through ``Bio.SeqIO``; the parsed ``SeqRecord`` is kept for :func:`read`."""
+
+    name = ""
+    extensions: tuple[str, ...] = ()
+    binary = False
+    _biopython_format = ""
+    _marker = ""
+
+    def records(self, handle: IO[str], path: str) -> Iterator[RawRecord]:
+        from Bio import SeqIO
+        from Bio.Seq import UndefinedSequenceError
+
+        counter = _LineCounter(handle, self._marker)
+        parser = SeqIO.parse(counter, self._biopython_format)
+        while True:
+            try:
+                with warnings.catch_warnings(record=True) as caught:
+                    warnings.simplefilter("always")
+                    rec = next(parser)
+                for w in caught:  # Biopython only warns about truncated records: make it an error
+                    text = str(w.message)
+                    if "Premature end" in text or "Expected sequence length" in text:
+                        raise InputFormatError(
+                            f"truncated or malformed {self.name} record: {text}", path=path, line=counter.n
+                        )
+                    warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+            except StopIteration:
+                return
+            except BioseqError:
+                raise
+            except (OSError, EOFError) as exc:
+                raise _decompress_error(path, exc, counter.n) from exc
+            except Exception as exc:  # Biopython raises ValueError and friends
+                raise InputFormatError(
+                    f"malformed {self.name} record: {exc}", path=path, line=counter.n
+                ) from exc
+            try:
+                seq = str(rec.seq)
+            except UndefinedSequenceError:
+                raise InputFormatError(
+                    "record has no sequence data", path=path, record=rec.id, line=counter.start
+                ) from None
+            yield RawRecord(rec.id, rec.description, seq, counter.start, None, rec)
+
+
+class GenBankReader(_BiopythonReader):
+    """GenBank flat files (``LOCUS`` ... ``//``), parsed by Biopython."""
+
+    name = "genbank"
+    extensions = tuple(e for e, f in EXTENSIONS.items() if f == "genbank")
+    _biopython_format = "genbank"
+    _marker = "LOCUS"
+
+
+class EmblReader(_BiopythonReader):
+    """EMBL flat files (``ID`` ... ``//``), parsed by Biopython."""
+
+    name = "embl"
+    extensions = tuple(e for e, f in EXTENSIONS.items() if f == "embl")
+    _biopython_format = "embl"
+    _marker = "ID "
+
+
+# --------------------------------------------------------------------------- plugins
+
+
+def _validate_reader(name: str, obj: object) -> None:
+    """Static conformance check run by the registry before a reader is used."""
+    problems = []
+    if not isinstance(obj, type):
+        problems.append("is not a class")
+    else:
+        if not isinstance(getattr(obj, "name", None), str) or not obj.name:
+            problems.append("has no str attribute 'name'")
+        exts = getattr(obj, "extensions", None)
+        if not isinstance(exts, (tuple, list)) or not all(
+            isinstance(e, str) and e.startswith(".") for e in exts
+        ):
+            problems.append("'extensions' must be a tuple of strings starting with '.'")
+        if not callable(getattr(obj, "records", None)):
+            problems.append("has no method records(handle, path)")
+        if not isinstance(getattr(obj, "binary", False), bool):
+            problems.append("'binary' must be a bool")
+    if problems:
+        raise PluginError(f"reader {name!r} " + "; ".join(problems))
+
+
+READERS: Registry[type] = Registry("bioseq.readers", validate=_validate_reader)
+
+
+def check_reader(reader_cls: type, sample: str | os.PathLike | None = None) -> None:
+    """Conformance check for reader plugin authors; call it in your plugin's tests.
+
+    Checks the class attributes, that it instantiates without arguments and,
+    given a ``sample`` file in its format, that ``records`` yields well-formed
+    :class:`RawRecord`s which survive bioseq's validation (via
+    ``iter_sequences(sample, format=reader_cls)``).
+
+    Raises:
+        PluginError: what does not conform, naming the reader.
+    """
+    name = getattr(reader_cls, "name", repr(reader_cls))
+    _validate_reader(name, reader_cls)
+    try:
+        reader = reader_cls()
+    except Exception as exc:
+        raise PluginError(f"reader {name!r} cannot be instantiated without arguments: {exc}") from exc
+    if sample is None:
+        return
+    count = 0
+    with _open_reader(sample, None, reader) as (_, handle):
+        for rec in reader.records(handle, os.fspath(sample)):
+            count += 1
+            where = f"reader {name!r}, record #{count}"
+            fields = getattr(rec, "_fields", ())
+            if not isinstance(rec, tuple) or tuple(fields[:4]) != RawRecord._fields[:4]:
+                raise PluginError(f"{where}: records() must yield RawRecord, got {type(rec).__name__}")
+            if not isinstance(rec.id, str) or not rec.id or rec.id != rec.id.strip() or " " in rec.id:
+                raise PluginError(f"{where}: id must be a non-empty str without whitespace, got {rec.id!r}")
+            if not isinstance(rec.description, str):
+                raise PluginError(f"{where}: description must be a str")
+            if not isinstance(rec.seq, (str, bytes)):
+                raise PluginError(f"{where}: seq must be str or bytes, got {type(rec.seq).__name__}")
+            if rec.line is not None and (not isinstance(rec.line, int) or rec.line < 1):
+                raise PluginError(f"{where}: line must be None or a 1-based int, got {rec.line!r}")
+    if count == 0:
+        raise PluginError(f"reader {name!r} yielded no records from the sample {os.fspath(sample)}")
+    try:
+        n = sum(1 for _ in iter_sequences(sample, format=reader_cls))
+    except BioseqError as exc:
+        raise PluginError(f"reader {name!r}: its records fail validation: {exc}") from exc
+    if n != count:
+        raise PluginError(f"reader {name!r} yields different records on a second pass ({count} vs {n})")
+
+
+def _plugin_extensions() -> dict[str, str]:
+    """Extensions declared by third-party readers (broken plugins are skipped here)."""
+    table = {}
+    for name in READERS.names():
+        if name in FORMATS:
+            continue
+        try:
+            cls = READERS.get(name)
+        except PluginError:
+            continue
+        for ext in cls.extensions:
+            table.setdefault(ext.lower(), name)
+    return table
+
+
+def _resolve_reader(path: str, fmt: str | type | None, handle: IO[bytes]):
+    """Pick the reader: explicit ``format``, else extension, else the content's first bytes."""
+    if fmt is not None:
+        if isinstance(fmt, type):
+            _validate_reader(getattr(fmt, "name", repr(fmt)), fmt)
+            return fmt()
+        return READERS.get(fmt.lower())()
+    if path != STDIN:
+        ext = format_extension(path)
+        name = EXTENSIONS.get(ext) or (_plugin_extensions().get(ext) if ext else None)
+        if name is not None:
+            return READERS.get(name)()
+    try:
+        head = handle.peek(512)[:512]  # type: ignore[attr-defined]
+    except (OSError, EOFError) as exc:
+        raise _decompress_error(path, exc, None) from exc
+    name = sniff_format(head)
+    if name is None:
+        if not head.strip():
+            return READERS.get("fasta")()  # empty input: reported as such by the caller
+        raise InputFormatError(
+            f"cannot tell the sequence format (extension {format_extension(path) or 'none'!r}, "
+            f"content starts {head[:20]!r}); pass format= (one of {', '.join(READERS.names())})",
+            path=path,
+        )
+    return READERS.get(name)()
+
+
+@contextlib.contextmanager
+def _open_reader(path: str | os.PathLike, fmt: str | type | None, reader=None) -> Iterator[tuple[Any, IO]]:
+    """Open ``path``, pick its reader, and yield (reader, handle): binary or text as the reader asks."""
+    handle = open_binary(path)
+    try:
+        if reader is None:
+            reader = _resolve_reader(os.fspath(path), fmt, handle)
+        if getattr(reader, "binary", False):
+            yield reader, handle
+        else:
+            text = io.TextIOWrapper(handle, encoding="utf-8")  # type: ignore[arg-type]
+            try:
+                yield reader, text
+            finally:
+                text.detach()
+    finally:
+        handle.close()
+
+
+# --------------------------------------------------------------------------- validation
+
+_WHITESPACE = b" \t\r\n\v\f"
+_UPPER = bytes.maketrans(b"abcdefghijklmnopqrstuvwxyz", b"ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+_ANY_LETTERS = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ*-."
+
+
+def _policy(alphabet: str | Alphabet | None, unknown: str) -> tuple[bytes, Alphabet | None]:
+    """The bytes allowed in a sequence under (alphabet, unknown)."""
+    if unknown not in UNKNOWN_POLICIES:
+        raise ConfigError(f"unknown={unknown!r}; choose one of {', '.join(UNKNOWN_POLICIES)}")
+    if alphabet is None:
+        return _ANY_LETTERS, None
+    alpha = get_alphabet(alphabet)
+    allowed = alpha.letters + (alpha.ambiguous if unknown == "map" else "")
+    return allowed.encode("ascii"), alpha
+
+
+def _alphabet_error(
+    raw: RawRecord, bad: bytes, allowed: bytes, alpha: Alphabet | None, unknown: str, path: str
+) -> AlphabetError:
+    letters = sorted(set(bad.decode("latin-1")))
+    shown = ", ".join(repr(c) for c in letters[:12]) + (" ..." if len(letters) > 12 else "")
+    line = raw.line
+    if isinstance(raw.seq, bytes) and raw.line is not None and b"\n" in raw.seq:
+        for i, part in enumerate(raw.seq.split(b"\n")):  # error path only: find the line
+            if part.translate(_UPPER, _WHITESPACE).translate(None, allowed):
+                line = raw.line + 1 + i
+                break
+    if alpha is None:
+        msg = f"characters {shown} are not sequence letters"
+    elif unknown == "reject" and all(c in alpha.ambiguous for c in letters):
+        msg = (
+            f"ambiguity codes {shown} rejected by unknown='reject'; "
+            f"use unknown='map' to map IUPAC codes to the unknown token"
+        )
+    else:
+        msg = (
+            f"letters {shown} are not in the {alpha.name} alphabet ({alpha.letters}; ambiguity codes "
+            f"{alpha.ambiguous} are accepted with unknown='map'). Wrong alphabet, or a corrupt file?"
+        )
+    return AlphabetError(msg, path=path, record=raw.id, line=line)
+
+
+def _normalise(raw: RawRecord, allowed: bytes, alpha: Alphabet | None, unknown: str, path: str) -> str:
+    """Upper-case, strip whitespace and check letters: three C-level passes, no Python loop."""
+    seq = raw.seq
+    if isinstance(seq, str):
+        try:
+            seq = seq.encode("ascii")
+        except UnicodeEncodeError:
+            bad = "".join(sorted({c for c in seq if ord(c) > 127}))
+            raise AlphabetError(
+                f"non-ASCII characters {bad!r} in the sequence", path=path, record=raw.id, line=raw.line
+            ) from None
+    clean = seq.translate(_UPPER, _WHITESPACE)
+    if not clean:
+        raise InputFormatError("record has an empty sequence", path=path, record=raw.id, line=raw.line)
+    bad = clean.translate(None, allowed)
+    if bad:
+        raise _alphabet_error(raw, bad, allowed, alpha, unknown, path)
+    return clean.decode("ascii")
+
+
+def _label_text(rid: str, description: str) -> str:
+    """The description without a leading id: where ``label=`` tokens are looked for."""
+    if description.startswith(rid) and (len(description) == len(rid) or description[len(rid)].isspace()):
+        return description[len(rid) :]
+    return description
+
+
+def _as_paths(path: PathArg) -> list:
+    if isinstance(path, (str, os.PathLike)):
+        return [path]
+    paths = list(path)
+    if not paths:
+        raise ConfigError("no input files given")
+    if sum(1 for p in paths if os.fspath(p) == STDIN) > 1:
+        raise ConfigError("stdin ('-') can be read only once")
+    return paths
+
+
+class _Chunk(NamedTuple):
+    """Validated records of one input chunk, as columns (cheap to build with C-level ``map``)."""
+
+    ids: list[str]
+    titles: list[str] | None  # full descriptions (FASTA title without ">"), when asked for
+    seqs: list[str]  # clean, upper-case (None on the fast path when only bseqs are wanted)
+    labels: list[tuple[str, ...] | None]
+    raws: list[RawRecord] | None  # the reader's records (None on the FASTA fast path)
+    bseqs: list[bytes] | None = None  # the sequences as bytes, when at hand (for Bio.Seq)
+
+
+_GENERIC_CHUNK = 1024  # records per chunk for non-FASTA readers
+_partition = bytes.partition
+_first = itemgetter(0)
+
+
+class _Scan:
+    """The validating core shared by :func:`iter_sequences`, :func:`read` and :func:`iter_raw`.
+
+    Holds what lives across chained files: the letter policy, the label source
+    and the ids seen, for duplicates.
+
+    FASTA chunks (~1 MiB) are validated column-wise with C-level ``map`` calls
+    (:meth:`_fasta_fast`): no Python bytecode runs per record. Any doubt
+    (lowercase is fine; a bad letter, an empty header, a duplicate, a missing
+    label is not) sends the whole chunk through the per-record loop
+    (:meth:`_fasta_slow`), which raises the precise error; both produce
+    identical output (the tests compare them).
+    """
+
+    def __init__(
+        self, path, format, labels, alphabet, unknown, allow_empty, want_titles=False, bytes_only=False
+    ) -> None:
+        self.want_titles = want_titles  # fill _Chunk.titles (descriptions)
+        self.bytes_only = bytes_only  # the fast path may leave _Chunk.seqs None (bseqs are enough)
+        self.paths = _as_paths(path)
+        self.names = [os.fspath(p) for p in self.paths]
+        self.format = format
+        self.allowed, self.alpha = _policy(alphabet, unknown)
+        self.unknown = unknown
+        self.source = label_source(labels)
+        self.allow_empty = allow_empty
+        # ids so far -> number of the chunk that brought them (the only per-record memory kept)
+        self.seen: dict[str, int] = {}
+        self._chunk_no = 0
+
+    def duplicate(self, rid: str, path: str, line: int | None) -> DuplicateIdError:
+        """The error for a second ``rid``; the first one's place is found by re-reading
+        (error path only: the hot path keeps just a set of ids)."""
+        where = "earlier in the input"
+        for name in self.names:
+            if name == STDIN:
+                continue
+            with contextlib.suppress(BioseqError, OSError), _open_reader(name, self.format) as opened:
+                reader, handle = opened
+                found = next((r.line for r in reader.records(handle, name) if r.id == rid), 0)
+                if found != 0:
+                    where = f"{name}:{found}" if found else name
+                    break
+        return DuplicateIdError(f"duplicate id (first seen at {where})", path=path, record=rid, line=line)
+
+    def chunks(self) -> Iterator[_Chunk]:
+        for index, p in enumerate(self.paths):
+            path, count = self.names[index], 0
+            with _open_reader(p, self.format) as (reader, handle):
+                if type(reader) is FastaReader:
+                    for line, recs, plain in _fasta_blocks(handle, path):
+                        count += len(recs)
+                        chunk = self._fasta_fast(recs, path, plain)
+                        yield chunk if chunk is not None else self._fasta_slow(recs, line, path)
+                else:
+                    for chunk in self._generic(reader, handle, path):
+                        count += len(chunk.ids)
+                        yield chunk
+            if not count and not self.allow_empty:
+                raise EmptyInputError("no sequence records found (empty file?)", path=path)
+
+    def _fasta_fast(self, recs: list[bytes], path: str, plain: bool) -> _Chunk | None:
+        """Column-wise validation of a FASTA chunk; None when a record needs a closer look.
+
+        Headers are split at the first space in bytes (``id``, ``rest``); ids
+        holding other whitespace (tabs), empty ids, non-UTF-8 headers, bad
+        letters, empty sequences, duplicates and label problems all return None.
+        """
+        # No list of per-record tuples is ever kept alive (partition results die at
+        # once): thousands of live tuples would trigger the cyclic GC again and again.
+        n = len(recs)
+        heads = list(map(_first, map(_partition, recs, repeat(b"\n"))))
+        raw_ids = list(map(_first, map(_partition, heads, repeat(b" "))))
+        if not all(raw_ids):
+            return None
+        if not plain:  # a tab (or \r, \v, \f) somewhere: check ids hold none
+            joined_ids = b"".join(raw_ids)
+            if joined_ids.translate(None, _WHITESPACE) != joined_ids:
+                return None
+        try:
+            ids = list(map(bytes.decode, raw_ids))
+        except UnicodeDecodeError:
+            return None
+        # what follows the id, raw bytes: label sources that read it decode it
+        rests = list(map(bytes.removeprefix, heads, raw_ids)) if self.source.reads_descriptions else None
+        # a body keeps the newline that ended its header; blank-line removal drops it
+        seqs = list(map(bytes.replace, map(bytes.removeprefix, recs, heads), repeat(b"\n"), repeat(b"")))
+        allowed = self.allowed
+        if b"".join(seqs).translate(None, allowed):  # lowercase, blanks or bad letters
+            bodies = map(bytes.removeprefix, recs, heads)
+            seqs = list(map(bytes.translate, bodies, repeat(_UPPER), repeat(_WHITESPACE)))
+            if b"".join(seqs).translate(None, allowed):
+                return None
+        if not all(seqs):
+            return None
+        try:
+            labels = self.source.bulk(path, ids, rests)
+            titles = list(map(str.strip, map(bytes.decode, heads))) if self.want_titles else None
+        except (BioseqError, UnicodeDecodeError):
+            return None
+        if labels is None:
+            return None
+        # Duplicates with one hash operation per record: setdefault returns this
+        # chunk's mark for a new id and an earlier chunk's mark for a repeated one.
+        seen = self.seen
+        self._chunk_no += 1
+        mark = self._chunk_no
+        before = len(seen)
+        firsts = list(map(seen.setdefault, ids, repeat(mark)))
+        if len(seen) - before != n or firsts.count(mark) != n:  # within the chunk / with earlier records
+            for rid, first in zip(ids, firsts, strict=True):
+                if first is mark:  # undo this chunk's insertions; the slow path redoes them in order
+                    seen.pop(rid, None)
+            return None
+        strs = None if self.bytes_only else list(map(bytes.decode, seqs))
+        return _Chunk(ids, titles, strs, labels, None, seqs)  # type: ignore[arg-type]
+
+    def _fasta_slow(self, recs: list[bytes], line: int, path: str) -> _Chunk:
+        """Per-record FASTA validation: the precise errors (and the reference behaviour)."""
+        ids: list[str] = []
+        titles: list[str] = []
+        seqs: list[str] = []
+        labels: list = []
+        for rec in recs:
+            rid, title, body = _split_header(rec, line, path)
+            self._check(RawRecord(rid, title, body, line), path, ids, titles, seqs, labels)
+            line += rec.count(b"\n")
+        return _Chunk(ids, titles if self.want_titles else None, seqs, labels, None)
+
+    def _check(self, raw: RawRecord, path: str, ids, titles, seqs, labels) -> None:
+        rid = raw.id
+        if rid in self.seen:
+            raise self.duplicate(rid, path, raw.line)
+        seq = _normalise(raw, self.allowed, self.alpha, self.unknown, path)
+        labs = self.source.lookup(path, rid, _label_text(rid, raw.description), raw.line)
+        self.seen[rid] = 0
+        ids.append(rid)
+        titles.append(raw.description)
+        seqs.append(seq)
+        labels.append(labs)
+
+    def _generic(self, reader, handle, path: str) -> Iterator[_Chunk]:
+        """Any reader plugin: records checked one by one, handed on in chunks."""
+        ids: list[str] = []
+        titles: list[str] = []
+        seqs: list[str] = []
+        labels: list = []
+        raws: list[RawRecord] = []
+        try:
+            for raw in reader.records(handle, path):
+                self._check(raw, path, ids, titles, seqs, labels)
+                raws.append(raw)
+                if len(raws) == _GENERIC_CHUNK:
+                    yield _Chunk(ids, titles, seqs, labels, raws)
+                    ids, titles, seqs, labels, raws = [], [], [], [], []
+        except UnicodeDecodeError as exc:
+            raise InputFormatError(f"file is not UTF-8 text ({exc})", path=path) from None
+        if raws:
+            yield _Chunk(ids, titles, seqs, labels, raws)
+
+
+# --------------------------------------------------------------------------- public API
+
+
+def iter_sequences(
+    path: PathArg,
+    format: str | type | None = None,
+    labels: LabelSpec = None,
+    alphabet: str | Alphabet | None = None,
+    unknown: str = "map",
+    *,
+    allow_empty: bool = False,
+) -> Iterator[SequenceItem]:
+    """Stream ``SequenceItem(id, seq, labels)`` from sequence files: the fast path.
+
+    Args:
+        path: a file, ``"-"`` for stdin (plain, gzip or bzip2), or a list of files
+            read one after the other (ids must be unique across them).
+        format: ``"fasta"``, ``"fastq"``, ``"genbank"``, ``"embl"``, a plugin's
+            name or a reader class; default: from the extension (after
+            ``.gz``/``.bz2``), else sniffed from the first bytes.
+        labels: label source: None (``label=`` tokens), a table path, a dict, or
+            ``"filename"``; see :mod:`bioseq.io.labels`.
+        alphabet: ``"dna"``, ``"rna"``, ``"protein"`` (or an ``Alphabet``) to
+            check letters; None checks only that they are letters.
+        unknown: ``"map"`` keeps IUPAC ambiguity codes, ``"reject"`` raises on them.
+        allow_empty: accept files without records (e.g. empty shards) instead of
+            raising :class:`EmptyInputError`.
+
+    Returns:
+        A lazy iterator of ``SequenceItem``; ``seq`` is upper-case without
+        whitespace; ``labels`` a tuple of str, or None when the input is
+        unlabelled. Argument problems (``unknown=``, an unreadable label table)
+        raise at the call; file problems while iterating.
+    """
+    # A C-level iterator chain: no Python frame runs per record, only per chunk.
+    return chain.from_iterable(map(_items, _Scan(path, format, labels, alphabet, unknown, allow_empty).chunks()))
+
+
+def _items(chunk: _Chunk) -> Iterator[SequenceItem]:
+    return map(tuple.__new__, repeat(SequenceItem), zip(chunk.ids, chunk.seqs, chunk.labels, strict=True))
+
+
+def iter_batches(
+    path: PathArg,
+    batch_size: int,
+    format: str | type | None = None,
+    labels: LabelSpec = None,
+    alphabet: str | Alphabet | None = None,
+    unknown: str = "map",
+    *,
+    allow_empty: bool = False,
+) -> Iterator[list[SequenceItem]]:
+    """:func:`iter_sequences` grouped into lists of ``batch_size`` items (the last may be shorter)."""
+    if not isinstance(batch_size, int) or batch_size < 1:
+        raise ConfigError(f"batch_size must be a positive integer, got {batch_size!r}")
+    batch: list[SequenceItem] = []
+    for item in iter_sequences(path, format, labels, alphabet, unknown, allow_empty=allow_empty):
+        batch.append(item)
+        if len(batch) == batch_size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def read(
+    path: PathArg,
+    format: str | type | None = None,
+    labels: LabelSpec = None,
+    alphabet: str | Alphabet | None = None,
+    unknown: str = "map",
+    *,
+    allow_empty: bool = False,
+) -> Iterator[Any]:
+    """Stream Biopython ``SeqRecord``s, validated and labelled.
+
+    Same arguments and checks as :func:`iter_sequences`. Each record's
+    ``seq`` is upper-case; its labels are in ``record.annotations["labels"]``
+    as a tuple of str (``("EI",)``, or several for multi-label data); the key is
+    absent when the input is unlabelled. FASTQ records carry
+    ``letter_annotations["phred_quality"]``; GenBank/EMBL records keep their
+    features and annotations. ``record.annotations["source_file"]`` is not set;
+    ``record.id``/``name`` are the id and ``description`` the full title.
+
+    Example::
+
+        for rec in bioseq.read("train.fa.gz", alphabet="dna"):
+            print(rec.id, len(rec), rec.annotations.get("labels"))
+    """
+    from Bio.Seq import Seq
+    from Bio.SeqRecord import SeqRecord
+
+    # Biopython's own parsers build records with the private, validation-free
+    # SeqRecord._from_validated; use it when present (the data is validated here).
+    make = getattr(SeqRecord, "_from_validated", SeqRecord)
+    scan = _Scan(path, format, labels, alphabet, unknown, allow_empty, want_titles=True, bytes_only=True)
+    for chunk in scan.chunks():
+        seqs = chunk.seqs if chunk.bseqs is None else chunk.bseqs  # Seq(bytes) skips a conversion
+        columns = zip(chunk.ids, chunk.titles, seqs, chunk.labels, strict=True)
+        if chunk.raws is None:  # FASTA
+            for rid, title, seq, labs in columns:  # positional: (seq, id, name, description, dbxrefs,
+                # features, annotations), the order of both SeqRecord() and _from_validated()
+                yield make(Seq(seq), rid, rid, title, None, None, None if labs is None else {"labels": labs})
+            continue
+        for raw, (rid, title, seq, labs) in zip(chunk.raws, columns, strict=True):
+            if raw.record is not None:
+                rec = raw.record
+                rec.seq = Seq(seq)
+            else:
+                rec = SeqRecord(Seq(seq), id=rid, name=rid, description=title)
+                if raw.quality is not None:
+                    rec.letter_annotations["phred_quality"] = [q - 33 for q in raw.quality.encode("latin-1")]
+            if labs is not None:
+                rec.annotations["labels"] = labs
+            yield rec
+
+
+def iter_records(
+    path: PathArg,
+    format: str | type | None = None,
+    labels: LabelSpec = None,
+    alphabet: str | Alphabet | None = None,
+    unknown: str = "map",
+    *,
+    allow_empty: bool = False,
+) -> Iterator[tuple[str, str, str, tuple[str, ...] | None]]:
+    """Validated ``(id, description, seq, labels)`` tuples: :func:`iter_sequences` plus the
+    description (the full FASTA title), for writers that keep headers (sharding)."""
+    for chunk in _Scan(path, format, labels, alphabet, unknown, allow_empty, want_titles=True).chunks():
+        yield from zip(chunk.ids, chunk.titles, chunk.seqs, chunk.labels, strict=True)

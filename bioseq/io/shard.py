@@ -1,0 +1,145 @@
+"""Split inputs into shards and gather per-shard tables back (Snakemake ``scattergather``).
+
+* :func:`shard_file` splits a sequence file into N contiguous FASTA shards of
+  near-equal record counts, in input order: shard i holds records
+  ``[start_i, start_i + size_i)`` with sizes differing by at most one (the
+  first ``n % N`` shards get one more). Concatenating the shards gives back the
+  input's records in order, so predictions gathered in shard order line up with
+  the input. With fewer records than shards the last shards are **empty files**
+  (zero bytes: a workflow's outputs must all exist); read them with
+  ``iter_sequences(..., allow_empty=True)``.
+* :func:`gather_tables` concatenates prediction tables in the given order.
+
+Every output is written atomically (temporary file + rename).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+from bioseq.errors import ConfigError, EmptyInputError, InputFormatError
+from bioseq.io.atomic import atomic_path
+from bioseq.io.formats import STDIN, _gzip_impl
+from bioseq.io.readers import iter_records, iter_sequences
+from bioseq.io.writers import parse_header
+
+LINE_WIDTH = 60
+
+
+def shard_sizes(n_records: int, n_shards: int) -> list[int]:
+    """Record counts of ``n_shards`` contiguous shards of ``n_records`` (differ by at most one)."""
+    if n_shards < 1:
+        raise ConfigError(f"need at least one shard, got {n_shards}")
+    base, extra = divmod(n_records, n_shards)
+    return [base + (1 if i < extra else 0) for i in range(n_shards)]
+
+
+def _open_out(tmp: Path, final: Path):
+    """A text handle on ``tmp`` for the shard ``final``: gzip-compressed when ``final`` ends in .gz."""
+    if final.name.endswith(".gz"):
+        return _gzip_impl.open(tmp, "wt")  # the default level (isal: 2, gzip: 9)
+    return open(tmp, "w", encoding="utf-8", newline="\n")
+
+
+def _fasta_entry(rid: str, description: str, seq: str, width: int) -> str:
+    header = description if description.split(None, 1)[:1] == [rid] else f"{rid} {description}".rstrip()
+    if width and len(seq) > width:
+        seq = "\n".join(seq[i : i + width] for i in range(0, len(seq), width))
+    return f">{header}\n{seq}\n"
+
+
+def shard_file(
+    input: str | os.PathLike[str],
+    outputs: Sequence[str | os.PathLike[str]],
+    format: str | None = None,
+    width: int = LINE_WIDTH,
+) -> list[int]:
+    """Split ``input`` into ``len(outputs)`` contiguous FASTA shards; return the record counts.
+
+    Args:
+        input: a sequence file in any readable format (not stdin: it is read twice,
+            once to count records with the fast path, once to write).
+        outputs: shard paths, in order; a ``.gz`` name is gzip-compressed.
+        format: the input format when the extension does not tell.
+        width: sequence line width (0: one line per sequence).
+
+    Headers are kept (the id and description, so ``label=`` tokens survive);
+    sequences are written upper-case as validated by the readers. The whole input
+    is checked (duplicates, malformed records) before any shard is written.
+    """
+    if os.fspath(input) == STDIN:
+        raise ConfigError("shard needs a file, not stdin: the input is read twice")
+    outs = [Path(p) for p in outputs]
+    if not outs:
+        raise ConfigError("shard needs at least one output")
+    if len({p.resolve() for p in outs}) != len(outs):
+        raise ConfigError("shard outputs must be distinct files")
+    n = sum(1 for _ in iter_sequences(input, format=format))
+    sizes = shard_sizes(n, len(outs))
+    records = iter_records(input, format=format)
+    for out, size in zip(outs, sizes, strict=True):
+        with atomic_path(out) as tmp, _open_out(tmp, out) as fh:
+            buf: list[str] = []
+            for _ in range(size):
+                rid, description, seq, _labels = next(records)
+                buf.append(_fasta_entry(rid, description, seq, width))
+                if len(buf) >= 4096:
+                    fh.write("".join(buf))
+                    buf.clear()
+            fh.write("".join(buf))
+    if next(records, None) is not None:  # the file changed between the two passes
+        raise InputFormatError("input changed while it was being sharded", path=input)
+    return sizes
+
+
+def gather_tables(inputs: Sequence[str | os.PathLike[str]], output: str | os.PathLike[str]) -> int:
+    """Concatenate prediction tables ``inputs`` (in this order) into ``output``; return the row count.
+
+    Every input must have the same header (same labels, same order); rows are
+    copied as they are. The output appears atomically when complete.
+
+    Raises:
+        ConfigError: no inputs.
+        EmptyInputError: an input without even a header.
+        InputFormatError: a header differing from the first input's, or not a
+            prediction table.
+    """
+    paths = [Path(p) for p in inputs]
+    if not paths:
+        raise ConfigError("gather needs at least one input table")
+    header: str | None = None
+    rows = 0
+    with atomic_path(output) as tmp, open(tmp, "w", encoding="utf-8", newline="") as out:
+        for path in paths:
+            try:
+                fh = open(path, encoding="utf-8", newline="")
+            except FileNotFoundError:
+                raise InputFormatError("no such prediction table", path=path) from None
+            with fh:
+                first = fh.readline()
+                if not first:
+                    raise EmptyInputError("prediction table is empty (no header)", path=path)
+                parse_header(first, path)
+                if header is None:
+                    header = first
+                    out.write(first if first.endswith("\n") else first + "\n")
+                elif first.rstrip("\r\n") != header.rstrip("\r\n"):
+                    raise InputFormatError(
+                        f"header differs from {paths[0]}'s ({first.strip()[:60]!r} vs "
+                        f"{header.strip()[:60]!r}): tables from different models cannot be gathered",
+                        path=path, line=1,
+                    )
+                last = ""
+                for block in iter(lambda fh=fh: fh.read(1 << 20), ""):
+                    out.write(block)
+                    rows += block.count("\n")
+                    last = block[-1]
+                if last and last != "\n":  # a final row without newline
+                    out.write("\n")
+                    rows += 1
+    return rows
+
+
+__all__ = ["shard_file", "gather_tables", "shard_sizes"]

@@ -1,0 +1,201 @@
+"""Prediction tables: written batch by batch, finished atomically (kipoi's writer idea).
+
+The table is TSV with one row per input record, in input order::
+
+    id	predicted	prob_EI	prob_IE	prob_N
+    seq1	EI	0.91	0.06	0.03
+
+``predicted`` is the predicted label; for multi-label models it is the
+comma-separated set of labels predicted present (empty when none). The
+``prob_<label>`` columns are probabilities formatted with ``%.6g`` (six
+significant digits: exact enough for metrics, compact on disk).
+
+:class:`PredictionWriter` writes to a temporary file beside the target and
+renames it over the target only when the ``with`` block ends without an
+exception, so a crashed or interrupted run leaves the previous table (or none),
+never a truncated one. :func:`read_predictions` reads a table back, checking it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import IO, NamedTuple
+
+import numpy as np
+
+from bioseq.errors import EmptyInputError, InputFormatError
+from bioseq.io.atomic import atomic_path
+
+PROB_PREFIX = "prob_"
+FIXED_COLUMNS = ("id", "predicted")
+
+
+def header_line(labels: Sequence[str]) -> str:
+    """The table's header row (with the trailing newline)."""
+    return "\t".join([*FIXED_COLUMNS, *(PROB_PREFIX + str(lab) for lab in labels)]) + "\n"
+
+
+class PredictionTable(NamedTuple):
+    """A prediction table in memory; unpacks as ``ids, predicted, labels, probs``.
+
+    Attributes:
+        ids: record ids, in file order.
+        predicted: the ``predicted`` column as written (multi-label: comma-separated).
+        labels: the class labels, from the ``prob_<label>`` header columns.
+        probs: float64 array, shape (n_records, n_labels).
+    """
+
+    ids: list[str]
+    predicted: list[str]
+    labels: list[str]
+    probs: np.ndarray
+
+
+class PredictionWriter:
+    """Write a prediction table batch by batch; the file appears only when complete.
+
+    Args:
+        path: the output ``.tsv``; parent directories are created.
+        labels: class labels, in the column order of ``probs``.
+        multilabel: ``predicted`` entries are collections of labels (written
+            comma-separated) instead of single labels.
+
+    Example::
+
+        with PredictionWriter("out.tsv", ["EI", "IE", "N"]) as w:
+            for ids, probs in batches:  # probs: float array (batch, 3)
+                w.write_batch(ids, probs.argmax(1), probs)
+    """
+
+    def __init__(self, path: str | os.PathLike[str], labels: Sequence[str], multilabel: bool = False) -> None:
+        self.path = Path(path)
+        self.labels = [str(lab) for lab in labels]
+        self.multilabel = multilabel
+        if not self.labels:
+            raise ValueError("PredictionWriter needs at least one label")
+        if len(set(self.labels)) != len(self.labels):
+            raise ValueError(f"duplicate labels: {self.labels}")
+        bad = [lab for lab in self.labels if any(c in lab for c in "\t\n\r,")]
+        if bad:
+            raise ValueError(f"labels may not contain tabs, newlines or commas: {bad}")
+        self.rows = 0
+        self._atomic = None
+        self._fh: IO[str] | None = None
+        self._fmt = "\t".join(["%.6g"] * len(self.labels))
+
+    def __enter__(self) -> PredictionWriter:
+        self._atomic = atomic_path(self.path)
+        tmp = self._atomic.__enter__()
+        self._fh = open(tmp, "w", encoding="utf-8", newline="\n")
+        self._fh.write(header_line(self.labels))
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> bool:
+        assert self._fh is not None and self._atomic is not None
+        self._fh.close()
+        self._fh = None
+        atomic, self._atomic = self._atomic, None
+        # atomic_path renames on a clean exit and removes the temp file otherwise
+        return bool(atomic.__exit__(exc_type, exc, tb))
+
+    def _label(self, value) -> str:
+        if isinstance(value, (int, np.integer)):
+            return self.labels[int(value)]
+        return str(value)
+
+    def write_batch(self, ids: Sequence[str], predicted: Sequence, probs) -> None:
+        """Append one row per record.
+
+        Args:
+            ids: record ids (no tabs or newlines).
+            predicted: per record the predicted label, or its index into
+                ``labels``; for multi-label writers a collection of labels/indices.
+            probs: array-like, shape (len(ids), len(labels)).
+        """
+        if self._fh is None:
+            raise RuntimeError("use PredictionWriter as a context manager: with PredictionWriter(...) as w")
+        probs = np.asarray(probs, dtype=np.float64)
+        n = len(ids)
+        if probs.shape != (n, len(self.labels)) or len(predicted) != n:
+            raise ValueError(
+                f"batch shapes disagree: {n} ids, {len(predicted)} predictions, probs {probs.shape}; "
+                f"expected probs ({n}, {len(self.labels)})"
+            )
+        if self.multilabel:
+            preds = [",".join(self._label(v) for v in p) for p in predicted]
+        else:
+            preds = [self._label(p) for p in predicted]
+        fmt = self._fmt
+        rows = [f"{i}\t{p}\t{fmt % tuple(row)}\n" for i, p, row in zip(ids, preds, probs.tolist(), strict=True)]
+        joined = "".join(rows)
+        if joined.count("\t") != n * (len(self.labels) + 1) or joined.count("\n") != n:
+            raise ValueError("record ids and labels may not contain tabs or newlines")
+        self._fh.write(joined)
+        self.rows += n
+
+
+def read_predictions(path: str | os.PathLike[str]) -> PredictionTable:
+    """Read a prediction table written by :class:`PredictionWriter` (or ``bioseq gather``).
+
+    Raises:
+        EmptyInputError: an empty file (not even a header).
+        InputFormatError: a header without ``id``/``predicted``/``prob_*`` columns,
+            a row with the wrong number of columns or a non-numeric probability
+            (the message names the line and record id).
+    """
+    path = Path(path)
+    try:
+        fh = open(path, encoding="utf-8", newline="")
+    except FileNotFoundError:
+        raise InputFormatError("no such prediction table", path=path) from None
+    with fh:
+        header = fh.readline()
+        if not header:
+            raise EmptyInputError("prediction table is empty (no header)", path=path)
+        labels = parse_header(header, path)
+        ncol = len(labels) + 2
+        ids: list[str] = []
+        predicted: list[str] = []
+        cells: list[list[str]] = []
+        for lineno, line in enumerate(fh, start=2):
+            fields = line.rstrip("\r\n").split("\t")
+            if len(fields) != ncol:
+                if not line.strip():
+                    continue
+                raise InputFormatError(
+                    f"expected {ncol} tab-separated columns, found {len(fields)}",
+                    path=path, line=lineno, record=fields[0],
+                )
+            ids.append(fields[0])
+            predicted.append(fields[1])
+            cells.append(fields[2:])
+    try:
+        probs = np.array(cells, dtype=np.float64).reshape(len(cells), len(labels))
+    except ValueError:
+        for i, row in enumerate(cells):
+            for value in row:
+                try:
+                    float(value)
+                except ValueError:
+                    raise InputFormatError(
+                        f"probability {value!r} is not a number", path=path, line=i + 2, record=ids[i]
+                    ) from None
+        raise
+    return PredictionTable(ids, predicted, labels, probs)
+
+
+def parse_header(header: str, path: str | os.PathLike[str]) -> list[str]:
+    """The labels of a table header ``id<TAB>predicted<TAB>prob_<label>...``."""
+    columns = header.rstrip("\r\n").split("\t")
+    if tuple(columns[:2]) != FIXED_COLUMNS or len(columns) < 3:
+        raise InputFormatError(
+            f"not a prediction table: the header must be 'id<TAB>predicted<TAB>prob_<label>...', "
+            f"found {header.strip()[:80]!r}",
+            path=path, line=1,
+        )
+    bad = [c for c in columns[2:] if not c.startswith(PROB_PREFIX) or c == PROB_PREFIX]
+    if bad:
+        raise InputFormatError(f"header columns {bad} do not start with 'prob_'", path=path, line=1)
+    return [c[len(PROB_PREFIX) :] for c in columns[2:]]
