@@ -33,12 +33,16 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     p.add_argument("--canonical", action="store_true", default=None, help="merge k-mers with their reverse complement")
     p.add_argument("--alphabet", choices=["dna", "rna", "protein"], help="default: inferred from the data")
     p.add_argument("--labels", metavar="L", help="label source: id/label TSV/CSV table, or 'filename'")
-    p.add_argument("--epochs", type=int, default=20, metavar="N", help="maximum epochs (default 20)")
+    p.add_argument("--epochs", type=int, default=50, metavar="N", help="maximum epochs (default 50)")
     p.add_argument("--max-time", type=float, metavar="MIN", help="wall-clock budget in minutes")
-    p.add_argument("--patience", type=int, default=5, metavar="N", help="early-stopping patience (0: off)")
+    p.add_argument(
+        "--patience", type=int, default=10, metavar="N", help="early-stopping patience in epochs (0: off; default 10)"
+    )
     p.add_argument("--seed", type=int, default=0, metavar="S", help="random seed (default 0)")
     p.add_argument("--batch-size", type=int, default=64, metavar="B", help="batch size (default 64)")
-    p.add_argument("--lr", type=float, default=1e-3, metavar="LR", help="peak learning rate (default 1e-3)")
+    p.add_argument(
+        "--lr", type=float, metavar="LR", help="peak learning rate (default: the architecture's, e.g. 3e-3 for cnn-lstm)"
+    )
     p.add_argument("--hparams", metavar="JSON", help="hyper-parameter overrides: a JSON object, or a .json/.yaml file")
     p.add_argument(
         "--metric",
@@ -56,11 +60,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     p.add_argument("--threads", type=int, metavar="N", help="CPU threads for torch")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"], help="default: cuda if available")
     p.add_argument(
-        "--no-rc-augment",
+        "--rc-augment",
         dest="augment_rc",
-        action="store_false",
+        action="store_true",
         default=None,
-        help="no reverse-complement augmentation (on by default for DNA/RNA)",
+        help="reverse-complement augmentation, for strand-symmetric DNA/RNA tasks (off by default: "
+        "the strand is signal in oriented data such as splice sites and promoters)",
     )
     p.add_argument("--no-class-weight", action="store_true", help="no loss weights against class imbalance")
     p.add_argument(

@@ -35,9 +35,12 @@ from bioseq.errors import ConfigError, LabelError
 
 log = logging.getLogger("bioseq.training")
 
-DEFAULT_EPOCHS = 20
-DEFAULT_LR = 1e-3
-DEFAULT_PATIENCE = 5
+# Small labelled sets (a few thousand sequences) need tens of epochs; early
+# stopping ends most runs well before DEFAULT_EPOCHS (measured on splice_uci:
+# best validation MCC after ~40 epochs at the cnn-lstm's lr of 3e-3).
+DEFAULT_EPOCHS = 50
+DEFAULT_LR = 1e-3  # for architectures that declare no `default_lr`
+DEFAULT_PATIENCE = 10
 VALID_FRACTION = 0.1
 ENCODE_CHUNK = 2048
 
@@ -81,7 +84,7 @@ def train(
     hparams: Mapping[str, Any] | None = None,
     epochs: int = DEFAULT_EPOCHS,
     batch_size: int = 64,
-    lr: float = DEFAULT_LR,
+    lr: float | None = None,
     max_time: float | None = None,
     seed: int = 0,
     patience: int | None = DEFAULT_PATIENCE,
@@ -112,7 +115,8 @@ def train(
         labels: label source for the reader (table path, dict, ``"filename"``);
             None reads ``label=`` tokens from FASTA headers.
         hparams: overrides of the architecture's hyper-parameters.
-        epochs, batch_size, lr, weight_decay: optimisation (AdamW; warm-up + cosine LR).
+        epochs, batch_size, lr, weight_decay: optimisation (AdamW; warm-up + cosine LR);
+            ``lr=None`` takes the architecture's ``default_lr`` (else 1e-3).
         max_time: wall-clock budget of this call in **minutes**; training stops
             when it is spent, keeping the best weights so far.
         seed: seeds initialisation, the split, batch order, augmentation and
@@ -123,8 +127,9 @@ def train(
         resume: continue from the checkpoint beside ``output``.
         threads: CPU threads for torch (None: torch's default).
         device: ``auto`` | ``cpu`` | ``cuda``.
-        augment_rc: random reverse-complement strand per sample and epoch;
-            None: on for DNA/RNA, off for protein.
+        augment_rc: random reverse-complement strand per sample and epoch, for
+            strand-symmetric tasks (e.g. ChIP peaks); None/False: off, since the strand
+            is informative in oriented data (splice sites, promoters).
         class_weight: ``"balanced"`` or None.
         metric: early-stopping metric; ``auto``: ``mcc`` / ``macro_auprc`` (multilabel).
         long_input: prediction-time policy for inputs over ``max_tokens``:
@@ -218,6 +223,9 @@ def _train(
 
     t_begin = time.monotonic()
     dist_ctx = dist_ctx or DistContext()
+    arch_cls = get_arch(arch)
+    if lr is None:
+        lr = float(getattr(arch_cls, "default_lr", DEFAULT_LR))
     if epochs < 1 or batch_size < 1 or lr <= 0:
         raise ConfigError(f"need epochs >= 1, batch_size >= 1 and lr > 0 (got {epochs}, {batch_size}, {lr})")
     if max_time is not None and max_time <= 0:
@@ -225,7 +233,6 @@ def _train(
     if resume and output is None:
         raise ConfigError("resume needs an output path: the checkpoint lives beside the bundle")
     set_threads(threads)
-    arch_cls = get_arch(arch)
     resolve_hparams(arch_cls, alphabet or "dna", hparams)  # fail fast on an unknown key, before reading data
 
     # ---- data
@@ -272,7 +279,10 @@ def _train(
     model.to(dev)
     nucleic = tokenizer.alphabet.has_complement
     if augment_rc is None:
-        augment_rc = nucleic and model.kind == "torch"
+        # Off unless asked: most labelled sets (splice sites, promoters, UTRs) are
+        # given in transcript orientation, where the strand is part of the signal
+        # (measured on splice_uci: validation MCC 0.49 without, 0.39 with).
+        augment_rc = False
     elif augment_rc and not nucleic:
         raise ConfigError(f"reverse-complement augmentation needs DNA/RNA; the data is {alpha}")
     elif augment_rc and model.kind != "torch":
