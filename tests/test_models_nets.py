@@ -83,7 +83,7 @@ def _motif_problem(n: int = 96, length: int = 40, seed: int = 0, motif: tuple[in
     """Random DNA tokens (ids 5..7 plus 4); class 1 carries ``motif`` at a random place.
 
     For k=1 nets the default motif is the 8-mer ACGTTGCA; for the Transformer,
-    whose DNA tokens are 6-mers, a motif is one or two tokens, and learning it
+    whose DNA tokens are k-mers, a motif is one or two tokens, and learning it
     from 96 sequences in 40 steps is the realistic test.
     """
     rng = np.random.default_rng(seed)
