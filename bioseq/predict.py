@@ -35,18 +35,24 @@ def _is_path_like(source: Any) -> bool:
     return isinstance(source, (list, tuple)) and bool(source) and all(isinstance(s, (str, os.PathLike)) for s in source)
 
 
-def iter_chunks(model: Model, source: Any, chunk_size: int = CHUNK_SIZE) -> Iterator[tuple[list[str], list[str]]]:
+def iter_chunks(
+    model: Model, source: Any, chunk_size: int = CHUNK_SIZE, *, allow_empty: bool = False
+) -> Iterator[tuple[list[str], list[str]]]:
     """``(ids, seqs)`` chunks from a path/paths/``"-"`` or an iterable of records.
 
     Files are read with the model's alphabet, so a sequence in another alphabet
     is an :class:`~bioseq.errors.AlphabetError` naming the file and record;
-    labels in the input are ignored.
+    labels in the input are ignored. A file without records is an
+    :class:`~bioseq.errors.EmptyInputError` unless ``allow_empty`` (meant for
+    a workflow's own shards, which may be empty when an input has fewer records
+    than shards); it then yields nothing. An empty iterable of records always
+    yields nothing.
     """
     if _is_path_like(source):
         from bioseq.io.readers import iter_batches
 
         src = [os.fspath(s) for s in source] if isinstance(source, (list, tuple)) else os.fspath(source)
-        for batch in iter_batches(src, chunk_size, alphabet=model.alphabet):
+        for batch in iter_batches(src, chunk_size, alphabet=model.alphabet, allow_empty=allow_empty):
             yield [it.id for it in batch], [it.seq for it in batch]
         return
     from bioseq.models.model import iter_records
@@ -60,10 +66,17 @@ def iter_chunks(model: Model, source: Any, chunk_size: int = CHUNK_SIZE) -> Iter
 
 
 def iter_predictions(
-    model: Model, source: Any, batch_size: int = 256, both_strands: bool = False, chunk_size: int = CHUNK_SIZE
+    model: Model,
+    source: Any,
+    batch_size: int = 256,
+    both_strands: bool = False,
+    chunk_size: int = CHUNK_SIZE,
+    *,
+    allow_empty: bool = False,
 ) -> Iterator[tuple[list[str], np.ndarray]]:
-    """``(ids, probs float32 (n_chunk, C))`` per input chunk, in input order."""
-    for ids, seqs in iter_chunks(model, source, chunk_size):
+    """``(ids, probs float32 (n_chunk, C))`` per input chunk, in input order (``allow_empty``: see
+    :func:`iter_chunks`)."""
+    for ids, seqs in iter_chunks(model, source, chunk_size, allow_empty=allow_empty):
         yield (
             ids,
             model.predict_proba_sequences(seqs, batch_size=batch_size, both_strands=both_strands, ids=ids),
@@ -77,6 +90,8 @@ def predict_to_file(
     batch_size: int = 256,
     both_strands: bool = False,
     chunk_size: int = CHUNK_SIZE,
+    *,
+    allow_empty: bool = False,
 ) -> int:
     """Write the prediction table for ``source`` to ``output`` (``"-"``: stdout).
 
@@ -84,13 +99,17 @@ def predict_to_file(
     With ``"-"`` the table is still built in a temporary file first and copied to
     stdout only when complete, so a failure prints no partial table either.
 
+    An input file without records raises :class:`~bioseq.errors.EmptyInputError`
+    (naming the file) unless ``allow_empty``: then the table holds the header
+    only, which ``bioseq gather`` concatenates like any other shard's table.
+
     Returns:
         The number of records written.
     """
     if os.fspath(output) == "-":
         with tempfile.TemporaryDirectory(prefix="bioseq-predict-") as tmp:
             table = Path(tmp) / "predictions.tsv"
-            n = predict_to_file(model, source, table, batch_size, both_strands, chunk_size)
+            n = predict_to_file(model, source, table, batch_size, both_strands, chunk_size, allow_empty=allow_empty)
             with open(table, encoding="utf-8") as fh:
                 shutil.copyfileobj(fh, sys.stdout)
             sys.stdout.flush()
@@ -100,7 +119,9 @@ def predict_to_file(
     multilabel = model.task == "multilabel"
     n = 0
     with PredictionWriter(output, model.labels, multilabel=multilabel) as writer:
-        for ids, probs in iter_predictions(model, source, batch_size, both_strands, chunk_size):
+        for ids, probs in iter_predictions(
+            model, source, batch_size, both_strands, chunk_size, allow_empty=allow_empty
+        ):
             predicted: list[Any] = model.decide(probs)
             if multilabel:
                 predicted = [p.split(",") if p else [] for p in predicted]

@@ -163,3 +163,72 @@ def test_cli_embed_with_a_real_model(kmer_model, tmp_path, capsys) -> None:
     assert cli_main(["embed", str(model_path), str(subset)]) == 1  # neither --cache nor -o
     assert cli_main(["cache", "info", str(cache)]) == 0
     assert model.fingerprint in capsys.readouterr().out
+
+
+# ----------------------------------------------------------------------------- empty inputs (--allow-empty)
+
+
+def test_empty_input_file_is_an_error_by_default_naming_the_file(tmp_path) -> None:
+    from bioseq.errors import EmptyInputError
+
+    empty = tmp_path / "empty.fa"
+    empty.write_text("")
+    with pytest.raises(EmptyInputError, match="no sequence records") as info:
+        embed(FakeModel(), empty)
+    assert str(empty) in str(info.value)
+    with pytest.raises(EmptyInputError):
+        embed_to_file(FakeModel(), empty, tmp_path / "out.h5", cache=tmp_path / "c.h5")
+    assert not (tmp_path / "out.h5").exists() and not (tmp_path / "c.h5").exists()
+
+
+def test_allow_empty_writes_a_zero_row_cache_and_export_that_merge(tmp_path) -> None:
+    from bioseq.embed import merge_caches
+
+    empty = tmp_path / "empty.fa"
+    empty.write_text("")
+    out = embed(FakeModel(), empty, allow_empty=True)
+    assert out.shape == (0, 8) and out.dtype == np.float32
+    stats = embed_to_file(FakeModel(), empty, tmp_path / "e0.h5", cache=tmp_path / "c0.h5", dtype="float16",
+                          allow_empty=True)
+    assert stats.n_inputs == 0 and stats.model_calls == 0
+    for path in ("c0.h5", "e0.h5"):
+        with EmbeddingCache(tmp_path / path) as c:
+            assert len(c) == 0 and c.fingerprints() == [FP_A] and c.embedding_dim == 8
+            assert c.dtype == np.float16
+    recs = make_records(6)
+    embed_to_file(FakeModel(), write_fasta(tmp_path / "full.fa", recs), cache=tmp_path / "c1.h5",
+                  dtype="float16")
+    counts = merge_caches(tmp_path / "merged.h5", [tmp_path / "c0.h5", tmp_path / "c1.h5", tmp_path / "e0.h5"])
+    assert counts == {FP_A: 6}
+    with EmbeddingCache(tmp_path / "merged.h5") as c:
+        np.testing.assert_array_equal(c.get_many([r for r, _ in recs]), expected(recs, "float16"))
+    # an empty shard's cache alone merges into a valid empty cache
+    assert merge_caches(tmp_path / "m0.h5", [tmp_path / "c0.h5"]) == {FP_A: 0}
+
+
+def test_cli_embed_and_head_predict_allow_empty(kmer_model, tmp_path, capsys) -> None:
+    from bioseq.embed import fit_head
+
+    model_path, subset = kmer_model
+    empty = tmp_path / "empty.fa"
+    empty.write_text("")
+    cache, out = tmp_path / "c.h5", tmp_path / "out.h5"
+    assert cli_main(["embed", str(model_path), str(empty), "--cache", str(cache), "-o", str(out)]) == 1
+    assert str(empty) in capsys.readouterr().err and not cache.exists() and not out.exists()
+    assert cli_main(["embed", str(model_path), str(empty), "--cache", str(cache), "-o", str(out),
+                     "--allow-empty", "--no-progress"]) == 0
+    assert "0 records" in capsys.readouterr().err
+    assert cli_main(["cache", "merge", str(tmp_path / "m.h5"), str(cache), str(out)]) == 0
+    with EmbeddingCache(tmp_path / "m.h5") as c:
+        assert len(c) == 0 and c.fingerprints() == [bioseq.load(model_path).fingerprint]
+    # predict --head on an empty input: header-only table with the head's labels
+    full_cache = tmp_path / "full.h5"
+    embed(bioseq.load(model_path), subset, cache=full_cache)
+    head = fit_head(full_cache, subset, tmp_path / "head.safetensors")
+    table = tmp_path / "pred.tsv"
+    assert cli_main(["predict", str(model_path), str(empty), "--head", str(tmp_path / "head.safetensors"),
+                     "-o", str(table)]) == 1
+    assert not table.exists()
+    assert cli_main(["predict", str(model_path), str(empty), "--head", str(tmp_path / "head.safetensors"),
+                     "-o", str(table), "--allow-empty"]) == 0
+    assert table.read_text() == "\t".join(["id", "predicted", *(f"prob_{lab}" for lab in head.labels)]) + "\n"

@@ -197,3 +197,75 @@ def test_multilabel_table(tmp_path):
     m.thresholds = [1.1, 1.1, 1.1]
     m.predict_to_file(str(path), tmp_path / "none.tsv")
     assert list(read_predictions(tmp_path / "none.tsv").predicted) == [""] * 4
+
+
+# ----------------------------------------------------------------------------- empty inputs (--allow-empty)
+
+
+def test_empty_input_is_an_error_by_default_naming_the_file(model, tmp_path):
+    from bioseq.errors import EmptyInputError
+
+    empty = tmp_path / "empty.fa"
+    empty.write_text("")
+    out = tmp_path / "pred.tsv"
+    with pytest.raises(EmptyInputError, match="no sequence records") as info:
+        predict_to_file(model, str(empty), out)
+    assert str(empty) in str(info.value)
+    assert not out.exists(), "a failed prediction leaves no table"
+    with pytest.raises(EmptyInputError):
+        model.predict(str(empty))
+    # one empty file among several is still an error, naming that file
+    full = write_fasta(tmp_path / "full.fa", [("a", "ACGTACGTAC")])
+    with pytest.raises(EmptyInputError) as info:
+        model.predict_to_file([str(full), str(empty)], out)
+    assert str(empty) in str(info.value)
+
+
+def test_allow_empty_writes_a_header_only_table(model, tmp_path, capsys):
+    from bioseq.io.shard import gather_tables
+    from bioseq.io.writers import read_predictions
+
+    empty = tmp_path / "empty.fa"
+    empty.write_text("")
+    out = tmp_path / "pred.tsv"
+    assert predict_to_file(model, str(empty), out, allow_empty=True) == 0
+    assert out.read_text() == "id\tpredicted\tprob_x\tprob_y\n"
+    table = read_predictions(out)
+    assert table.ids == [] and table.labels == ["x", "y"] and table.probs.shape == (0, 2)
+    # the Model methods, stdout, and an empty file among others
+    assert model.predict_to_file(str(empty), tmp_path / "m.tsv", allow_empty=True) == 0
+    assert (tmp_path / "m.tsv").read_text() == out.read_text()
+    assert model.predict_to_file(str(empty), "-", allow_empty=True) == 0
+    assert capsys.readouterr().out == out.read_text()
+    assert len(model.predict(str(empty), allow_empty=True)) == 0
+    full = write_fasta(tmp_path / "full.fa", [("a", "ACGTACGTAC"), ("b", "TTTTACGTAC")])
+    assert model.predict([str(empty), str(full), str(empty)], allow_empty=True).ids == ["a", "b"]
+    # a header-only shard table gathers like any other
+    predict_to_file(model, str(full), tmp_path / "full.tsv")
+    assert gather_tables([out, tmp_path / "full.tsv", out], tmp_path / "all.tsv") == 2
+    assert read_predictions(tmp_path / "all.tsv").ids == ["a", "b"]
+
+
+def test_prediction_writer_without_batches_writes_the_header(tmp_path):
+    from bioseq.io.writers import PredictionWriter
+
+    with PredictionWriter(tmp_path / "t.tsv", ["neg", "pos"]) as w:
+        pass
+    assert w.rows == 0
+    assert (tmp_path / "t.tsv").read_text() == "id\tpredicted\tprob_neg\tprob_pos\n"
+
+
+def test_cli_predict_allow_empty(model, tmp_path, capsys):
+    from bioseq.cli import main as cli_main
+
+    bundle = tmp_path / "m.safetensors"
+    model.save(bundle)
+    empty = tmp_path / "empty.fa"
+    empty.write_text("")
+    out = tmp_path / "pred.tsv"
+    assert cli_main(["predict", str(bundle), str(empty), "-o", str(out), "--threads", "1"]) == 1
+    err = capsys.readouterr().err
+    assert str(empty) in err and "no sequence records" in err and not out.exists()
+    assert cli_main(["predict", str(bundle), str(empty), "-o", str(out), "--allow-empty", "--threads", "1"]) == 0
+    assert out.read_text() == "id\tpredicted\tprob_x\tprob_y\n"
+    assert "0 records" in capsys.readouterr().err

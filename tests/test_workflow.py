@@ -207,11 +207,6 @@ def test_module_example_runs(tmp_path: Path) -> None:
 
 @needs_cli
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True,
-    reason="`bioseq predict`/`embed` refuse the empty shards that `bioseq shard` writes when an input has "
-    "fewer records than `shards` (requested: accept an empty input and write a header-only table)",
-)
 def test_more_shards_than_records(tmp_path: Path) -> None:
     import yaml
 
@@ -229,3 +224,9 @@ def test_more_shards_than_records(tmp_path: Path) -> None:
     assert res.returncode == 0, res.stderr[-3000:]
     _, ids = table_ids(work / "results" / "predictions" / "amp.kmer-linear.unlabelled.tsv")
     assert ids == record_ids(work / "amp" / "unlabelled.fa")
+    shards = sorted((work / "results" / "shards" / "amp" / "unlabelled").glob("*.fa"))
+    assert len(shards) == 4 and any(p.stat().st_size == 0 for p in shards), "the case under test: an empty shard"
+    from bioseq.embed import EmbeddingCache
+
+    with EmbeddingCache(work / "results" / "embeddings" / "amp.kmer-linear.h5") as cache:
+        assert sorted(cache.ids) == sorted(ids), "the empty shard's zero-row cache merged with the others"

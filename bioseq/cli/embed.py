@@ -32,6 +32,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     p.add_argument("--batch-size", type=int, default=256, metavar="B", help="sequences per model call")
     p.add_argument("--allow-multiple-models", action="store_true",
                    help="allow adding this model's group to a cache that holds another model's embeddings")
+    p.add_argument("--allow-empty", action="store_true",
+                   help="an input without records writes a cache/export with zero rows instead of an error "
+                   "(for a workflow's shards, which are empty when an input has fewer records than shards)")
     p.add_argument("--threads", type=int, metavar="N", help="CPU threads for torch")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(run=run)
@@ -54,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
     stats = embed_to_file(
         model, inputs, args.output, args.cache, batch_size=args.batch_size, dtype=args.dtype,
         compression=args.compression, allow_multiple_models=args.allow_multiple_models,
-        progress=not args.no_progress and sys.stderr.isatty(),
+        progress=not args.no_progress and sys.stderr.isatty(), allow_empty=args.allow_empty,
     )
     print(f"bioseq embed: {stats.n_inputs} records: {stats.n_computed} computed, {stats.n_cached} from the "
           f"cache, {stats.n_duplicates} duplicate sequences", file=sys.stderr)

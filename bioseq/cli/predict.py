@@ -33,6 +33,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         help="a linear head from 'bioseq fit-head': predict with it on MODEL's embeddings instead",
     )
     p.add_argument("--cache", metavar="CACHE.h5", help="with --head: embedding cache to read/extend")
+    p.add_argument(
+        "--allow-empty",
+        action="store_true",
+        help="an input without records gives a header-only table instead of an error "
+        "(for a workflow's shards, which are empty when an input has fewer records than shards)",
+    )
     p.add_argument("--threads", type=int, metavar="N", help="CPU threads for torch")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"], help="default: cuda if available")
     p.set_defaults(run=run)
@@ -51,11 +57,17 @@ def run(args: argparse.Namespace) -> int:
             raise ConfigError("--both-strands is not available with --head (the head reads embeddings)")
         from bioseq.embed.head import predict_with_head
 
-        n = predict_with_head(model, args.head, source, args.output, args.cache, batch_size=args.batch_size)
+        n = predict_with_head(
+            model, args.head, source, args.output, args.cache, batch_size=args.batch_size,
+            allow_empty=args.allow_empty,
+        )
     else:
         if args.cache is not None:
             raise ConfigError("--cache is used with --head only")
-        n = model.predict_to_file(source, args.output, batch_size=args.batch_size, both_strands=args.both_strands)
+        n = model.predict_to_file(
+            source, args.output, batch_size=args.batch_size, both_strands=args.both_strands,
+            allow_empty=args.allow_empty,
+        )
     if args.output != "-":
         print(f"bioseq predict: {n} records -> {args.output}", file=sys.stderr)
     return 0

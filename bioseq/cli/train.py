@@ -41,7 +41,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     p.add_argument("--seed", type=int, default=0, metavar="S", help="random seed (default 0)")
     p.add_argument("--batch-size", type=int, default=64, metavar="B", help="batch size (default 64)")
     p.add_argument(
-        "--lr", type=float, metavar="LR", help="peak learning rate (default: the architecture's, e.g. 3e-3 for cnn-lstm)"
+        "--lr", type=float, metavar="LR", help="peak learning rate (default: the architecture's, 3e-3 for cnn-lstm)"
     )
     p.add_argument("--hparams", metavar="JSON", help="hyper-parameter overrides: a JSON object, or a .json/.yaml file")
     p.add_argument(

@@ -1026,7 +1026,15 @@ class CacheWriter:
             self._opened = None
         self._lock.release()
 
-    def close(self, fold: bool = True) -> None:
+    def close(self, fold: bool = True, *, create: bool = False) -> None:
+        """Write pending rows, release the lock and fold when no other writer runs.
+
+        ``create``: when the cache still does not exist after folding (the run
+        added no rows, e.g. an empty shard), write one holding this model's
+        group with zero rows, so a finished run always leaves a cache that
+        :class:`EmbeddingCache` opens and ``bioseq cache merge`` accepts. Pass it
+        only for a run that completed (a failed run should leave no new file).
+        """
         try:
             if self._opened is not None:
                 self.flush()
@@ -1036,6 +1044,8 @@ class CacheWriter:
                 if fold and self._lock.acquire(exclusive=True, blocking=False):
                     try:
                         _fold_locked(self.path, self.compression)
+                        if create and not self.path.exists():
+                            _write_cache_file(self.path, [_View(self._attrs)], self.compression or "none")
                         self._lock.remove()  # no writer runs: leave no stray .lock file
                     finally:
                         self._lock.release()

@@ -95,16 +95,21 @@ def _is_path_like(source: Any) -> bool:
             and all(isinstance(s, (str, os.PathLike)) for s in source))
 
 
-def _iter_input(model: Any, inputs: Any, chunk_size: int) -> Iterator[tuple[list[str], list[str]]]:
+def _iter_input(
+    model: Any, inputs: Any, chunk_size: int, allow_empty: bool = False
+) -> Iterator[tuple[list[str], list[str]]]:
     """``(ids, normalised seqs)`` chunks from a path / list of paths / ``"-"`` or records.
 
     Records are ``SequenceItem``/``SeqRecord`` (``.id``, ``.seq``) or ``(id, seq)`` tuples.
+    A file without records is an :class:`~bioseq.errors.EmptyInputError` unless
+    ``allow_empty`` (then it yields nothing).
     """
     if _is_path_like(inputs):
         from bioseq.io.readers import iter_batches
 
         src = [os.fspath(s) for s in inputs] if isinstance(inputs, (list, tuple)) else os.fspath(inputs)
-        for batch in iter_batches(src, chunk_size, alphabet=getattr(model, "alphabet", None)):
+        for batch in iter_batches(src, chunk_size, alphabet=getattr(model, "alphabet", None),
+                                  allow_empty=allow_empty):
             yield [it.id for it in batch], [it.seq for it in batch]  # readers normalise already
         return
     records = iter(inputs)
@@ -154,6 +159,7 @@ def iter_embed(
     flush_seconds: float = 60.0,
     progress: bool = False,
     stats: EmbedStats | None = None,
+    allow_empty: bool = False,
 ) -> Iterator[EmbeddedChunk]:
     """Stream embeddings chunk by chunk, in input order (see :func:`embed` for arguments).
 
@@ -179,8 +185,9 @@ def iter_embed(
     from tqdm.auto import tqdm
 
     bar = tqdm(desc="embed", unit="seq", disable=not progress, dynamic_ncols=True)
+    completed = False
     try:
-        for ids, seqs in _iter_input(model, inputs, chunk_size):
+        for ids, seqs in _iter_input(model, inputs, chunk_size, allow_empty):
             keys = sequence_keys(fp, seqs, normalised=True)
             rows = writer.lookup(keys) if writer is not None else np.full(len(keys), -1, np.int64)
             missing = np.flatnonzero(rows < 0)
@@ -217,10 +224,12 @@ def iter_embed(
             stats.n_duplicates += len(missing) - len(todo)
             bar.update(len(keys) - len(todo))
             yield EmbeddedChunk(ids, keys, out)
+        completed = True
     finally:
         bar.close()
         if writer is not None:
-            writer.close()
+            # a completed run leaves a cache file even with zero rows (an empty shard)
+            writer.close(create=completed)
             stats.segments_written = [os.fspath(p) for p in writer.segments_written]
 
 
@@ -236,6 +245,7 @@ def embed(
     allow_multiple_models: bool = False,
     progress: bool = False,
     stats: EmbedStats | None = None,
+    allow_empty: bool = False,
 ) -> np.ndarray | list[np.ndarray]:
     """Embeddings of every input record, in input order.
 
@@ -257,20 +267,24 @@ def embed(
             already holds another model's (otherwise CacheError).
         progress: show a tqdm progress bar on stderr.
         stats: an :class:`EmbedStats` to fill in.
+        allow_empty: a file without records gives zero rows instead of
+            :class:`~bioseq.errors.EmptyInputError` (meant for a workflow's
+            shards, which are empty when an input has fewer records than shards).
 
     Returns:
         ``(n, D)`` array of ``dtype`` (or a list of (T_i, D) with ``per_position``).
     """
     if per_position:
-        return _embed_positions(model, inputs, cache, dtype)
+        return _embed_positions(model, inputs, cache, dtype, allow_empty)
     parts = list(iter_embed(model, inputs, cache, batch_size=batch_size, dtype=dtype, compression=compression,
-                            allow_multiple_models=allow_multiple_models, progress=progress, stats=stats))
+                            allow_multiple_models=allow_multiple_models, progress=progress, stats=stats,
+                            allow_empty=allow_empty))
     if not parts:
         return np.empty((0, int(model.embedding_dim)), dtype=dtype)
     return np.concatenate([p.embeddings for p in parts])
 
 
-def _embed_positions(model: Any, inputs: Any, cache: Any, dtype: str) -> list[np.ndarray]:
+def _embed_positions(model: Any, inputs: Any, cache: Any, dtype: str, allow_empty: bool = False) -> list[np.ndarray]:
     check_options(dtype)
     fn = getattr(model, "embed_positions", None)
     if fn is None:
@@ -282,7 +296,7 @@ def _embed_positions(model: Any, inputs: Any, cache: Any, dtype: str) -> list[np
         raise ConfigError("per-position embeddings are not cached; call embed(..., per_position=True) "
                           "without cache")
     out: list[np.ndarray] = []
-    for _ids, seqs in _iter_input(model, inputs, CHUNK_SIZE):
+    for _ids, seqs in _iter_input(model, inputs, CHUNK_SIZE, allow_empty):
         out.extend(np.asarray(a, dtype=dtype) for a in fn(seqs))
     return out
 
@@ -356,18 +370,23 @@ def embed_to_file(
     compression: str | None = None,
     allow_multiple_models: bool = False,
     progress: bool = False,
+    allow_empty: bool = False,
 ) -> EmbedStats:
     """Embed ``inputs`` into ``cache`` and/or a standalone ``output`` file (what ``bioseq embed`` does).
 
     Streams: memory does not grow with the input. ``compression`` applies to
     both files (``none`` for the export when None). Returns the run's stats.
+    With ``allow_empty`` an input file without records writes a valid cache
+    and/or export with zero rows (``bioseq cache merge`` accepts them) instead
+    of raising :class:`~bioseq.errors.EmptyInputError`.
     """
     if output is None and cache is None:
         raise ConfigError("nothing to write: give a cache (--cache) and/or an output file (-o)")
     check_options(dtype, compression)
     stats = EmbedStats()
     chunks = iter_embed(model, inputs, cache, batch_size=batch_size, dtype=dtype, compression=compression,
-                        allow_multiple_models=allow_multiple_models, progress=progress, stats=stats)
+                        allow_multiple_models=allow_multiple_models, progress=progress, stats=stats,
+                        allow_empty=allow_empty)
     if output is None:
         for _ in chunks:
             pass

@@ -260,12 +260,15 @@ def predict_with_head(
     *,
     batch_size: int = 256,
     allow_multiple_models: bool = False,
+    allow_empty: bool = False,
 ) -> int:
     """Predict ``input`` with ``model``'s embeddings and a fitted head; returns the record count.
 
     Writes a prediction table (TSV ``id  predicted  prob_<label>...``, input
     order, atomic) through :class:`bioseq.io.writers.PredictionWriter`.
-    Embeddings come from / go to ``cache`` when given.
+    Embeddings come from / go to ``cache`` when given. ``allow_empty``: an
+    input file without records gives a header-only table instead of
+    :class:`~bioseq.errors.EmptyInputError`.
 
     Raises:
         BundleError: the head was fitted on another model's embeddings.
@@ -289,7 +292,7 @@ def predict_with_head(
     n = 0
     with PredictionWriter(output, h.labels) as writer:
         for chunk in iter_embed(model, input, cache, batch_size=batch_size, dtype=dtype,
-                                allow_multiple_models=allow_multiple_models):
+                                allow_multiple_models=allow_multiple_models, allow_empty=allow_empty):
             probs = h.predict_proba(chunk.embeddings)
             writer.write_batch(chunk.ids, h.decide(probs), probs)
             n += len(chunk.ids)

@@ -450,30 +450,47 @@ class Model:
 
         return LabelEncoder(tuple(self.labels), self.task).decode(probs, self.thresholds)
 
-    def predict(self, path_or_records: Any, batch_size: int = 256, both_strands: bool = False) -> Predictions:
+    def predict(
+        self, path_or_records: Any, batch_size: int = 256, both_strands: bool = False, *, allow_empty: bool = False
+    ) -> Predictions:
         """Predict every record of a file (path, list of paths, ``"-"``) or of an iterable of
         records (``SequenceItem``/``SeqRecord``: anything with ``.id`` and ``.seq``).
 
         Input labels are ignored. Holds all results in memory; for large inputs use
-        :meth:`predict_to_file`, which streams.
+        :meth:`predict_to_file`, which streams. ``allow_empty``: a file without
+        records gives empty predictions instead of :class:`~bioseq.errors.EmptyInputError`.
         """
         from bioseq.predict import iter_predictions
 
         ids: list[str] = []
         probs: list[np.ndarray] = []
-        for chunk_ids, chunk_probs in iter_predictions(self, path_or_records, batch_size, both_strands):
+        for chunk_ids, chunk_probs in iter_predictions(
+            self, path_or_records, batch_size, both_strands, allow_empty=allow_empty
+        ):
             ids.extend(chunk_ids)
             probs.append(chunk_probs)
         p = np.concatenate(probs) if probs else np.zeros((0, self.n_classes), np.float32)
         return Predictions(ids=ids, probs=p, predicted=self.decide(p), labels=list(self.labels))
 
     def predict_to_file(
-        self, input: Any, output: str | os.PathLike[str], batch_size: int = 256, both_strands: bool = False
+        self,
+        input: Any,
+        output: str | os.PathLike[str],
+        batch_size: int = 256,
+        both_strands: bool = False,
+        *,
+        allow_empty: bool = False,
     ) -> int:
-        """Stream predictions into a TSV table (``"-"``: stdout); returns the number of records."""
+        """Stream predictions into a TSV table (``"-"``: stdout); returns the number of records.
+
+        ``allow_empty``: an input file without records gives a header-only table
+        instead of :class:`~bioseq.errors.EmptyInputError` (for a workflow's shards).
+        """
         from bioseq.predict import predict_to_file
 
-        return predict_to_file(self, input, output, batch_size=batch_size, both_strands=both_strands)
+        return predict_to_file(
+            self, input, output, batch_size=batch_size, both_strands=both_strands, allow_empty=allow_empty
+        )
 
     def embed(self, inputs: Any, cache: Any = None, batch_size: int = 256, **kwargs: Any) -> Any:
         """Embeddings ``(n, embedding_dim)`` of a file or records, in input order; with

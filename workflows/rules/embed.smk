@@ -3,6 +3,8 @@
 # content-addressed cache per dataset and model with `bioseq cache merge`.
 # The shard caches are temporary: when one input changes, every shard of the
 # dataset is embedded again for the merge (predictions of the others are not).
+# `--allow-empty`: an empty shard (fewer records than `shards`) gives a cache
+# with zero rows, which the merge accepts.
 
 
 rule embed:
@@ -22,7 +24,7 @@ rule embed:
         runtime=120,
     shell:
         "bioseq embed {input.model:q} {input.shard:q} --cache {output:q}"
-        " --dtype {params.dtype} --batch-size {params.batch_size} --threads {threads} --no-progress"
+        " --dtype {params.dtype} --batch-size {params.batch_size} --threads {threads} --no-progress --allow-empty"
         " > {log:q} 2>&1"
 
 

@@ -4,7 +4,9 @@
 # each input), so that a changed input re-runs only its own jobs: temporary
 # shards would have to be re-made, and re-predicted, for every other input of
 # the dataset whose embeddings are merged with it. The per-shard tables are
-# temporary.
+# temporary. An input with fewer records than `shards` gives empty shards:
+# `--allow-empty` turns them into header-only tables (an empty user input given to
+# `bioseq predict` directly stays an error).
 
 
 rule shard:
@@ -38,7 +40,8 @@ rule predict:
         runtime=120,
     shell:
         "bioseq predict {input.model:q} {input.shard:q} -o {output:q}"
-        " --batch-size {params.batch_size} --device {params.device} --threads {threads} > {log:q} 2>&1"
+        " --batch-size {params.batch_size} --device {params.device} --threads {threads} --allow-empty"
+        " > {log:q} 2>&1"
 
 
 rule gather_predictions:
