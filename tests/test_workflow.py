@@ -10,7 +10,6 @@ included, and the module example runs for real.
 from __future__ import annotations
 
 import gzip
-import importlib.util
 import json
 import os
 import re
@@ -25,10 +24,6 @@ REPO = Path(__file__).resolve().parents[1]
 SNAKEFILE = REPO / "Snakefile"
 FIXTURES = REPO / "tests" / "data" / "workflow"
 BIN = Path(sys.executable).parent
-# The `bioseq` sub-commands the workflow calls (bioseq/cli/<module>.py).
-COMMANDS = ("train", "predict", "evaluate", "embed", "cache", "shard", "gather", "info")
-MISSING = [c for c in COMMANDS if importlib.util.find_spec(f"bioseq.cli.{c}") is None]
-needs_cli = pytest.mark.skipif(bool(MISSING), reason=f"bioseq CLI commands not built yet: {', '.join(MISSING)}")
 
 
 def snakemake(*args: str, cwd: Path, snakefile: Path = SNAKEFILE, timeout: int = 600):
@@ -112,8 +107,6 @@ def check_run(work: Path, cfg: dict) -> None:
 @pytest.fixture(scope="module")
 def fast_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The fast tiny config, run once for the tests of this module that share it."""
-    if MISSING:
-        pytest.skip(f"bioseq CLI commands not built yet: {', '.join(MISSING)}")
     work = tmp_path_factory.mktemp("wf") / "work"
     shutil.copytree(FIXTURES, work)
     res = snakemake("--cores", "2", "--configfile", "config_fast.yaml", cwd=work)
@@ -121,7 +114,6 @@ def fast_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return work
 
 
-@needs_cli
 def test_fast_run_outputs(fast_run: Path) -> None:
     import yaml
 
@@ -140,14 +132,12 @@ def test_fast_run_outputs(fast_run: Path) -> None:
     }
 
 
-@needs_cli
 def test_second_run_does_nothing(fast_run: Path) -> None:
     res = snakemake("--cores", "2", "--configfile", "config_fast.yaml", cwd=fast_run)
     assert res.returncode == 0, res.stderr[-3000:]
     assert "Nothing to be done" in res.stdout + res.stderr
 
 
-@needs_cli
 def test_report_has_plots_and_metrics_per_model(fast_run: Path) -> None:
     res = snakemake("--cores", "1", "--configfile", "config_fast.yaml", "--report", "report.html", cwd=fast_run)
     assert res.returncode == 0, res.stderr[-3000:]
@@ -157,7 +147,6 @@ def test_report_has_plots_and_metrics_per_model(fast_run: Path) -> None:
     assert "Precision-recall curves" in html and "splice" in html and "kmer-linear" in html
 
 
-@needs_cli
 def test_changing_one_input_replans_only_its_dependents(fast_run: Path) -> None:
     # Snakemake 9 compares checksums when an input is newer, so a bare touch is not a
     # change: move the first record to the end.
@@ -178,7 +167,6 @@ def test_changing_one_input_replans_only_its_dependents(fast_run: Path) -> None:
     assert planned_rules(res.stdout)["train"] == 1
 
 
-@needs_cli
 @pytest.mark.slow
 def test_full_tiny_run_two_datasets_cnn_lstm_and_unlabelled_inputs(tmp_path: Path) -> None:
     import yaml
@@ -194,7 +182,6 @@ def test_full_tiny_run_two_datasets_cnn_lstm_and_unlabelled_inputs(tmp_path: Pat
     assert "cnn-lstm" in html and "amp" in html
 
 
-@needs_cli
 @pytest.mark.slow
 def test_module_example_runs(tmp_path: Path) -> None:
     snakefile = REPO / "workflows" / "examples" / "module" / "Snakefile"
@@ -205,7 +192,6 @@ def test_module_example_runs(tmp_path: Path) -> None:
     assert (tmp_path / "module_summary.txt").read_text().strip()
 
 
-@needs_cli
 @pytest.mark.slow
 def test_more_shards_than_records(tmp_path: Path) -> None:
     import yaml

@@ -25,6 +25,7 @@ import logging
 import math
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -113,13 +114,25 @@ def _seed_for(*parts: int) -> int:
     return int(np.random.SeedSequence([int(p) for p in parts]).generate_state(1)[0])
 
 
-def lr_lambda_factory(total_steps: int, warmup_steps: int, min_frac: float):
-    """Multiplier of the base LR at step ``s``: linear warm-up, then cosine to ``min_frac``."""
+def lr_lambda_factory(
+    total_steps: int, warmup_steps: int, min_frac: float, time_fraction: Callable[[], float] | None = None
+):
+    """Multiplier of the base LR at step ``s``: linear warm-up, then cosine to ``min_frac``.
+
+    With ``time_fraction`` (the share of a wall-clock budget used so far) the
+    cosine follows whichever runs out first, the steps or the time: a run cut
+    short by ``max_time`` still anneals its learning rate instead of stopping at
+    the peak (measured on enhancers: a Transformer stopped by a 2.5-minute
+    budget after 10 of 50 epochs had never left the peak learning rate).
+    """
 
     def fn(step: int) -> float:
         if step < warmup_steps:
             return (step + 1) / warmup_steps
-        progress = min(1.0, (step - warmup_steps) / max(1, total_steps - warmup_steps))
+        progress = (step - warmup_steps) / max(1, total_steps - warmup_steps)
+        if time_fraction is not None:
+            progress = max(progress, time_fraction())
+        progress = min(1.0, progress)
         return min_frac + (1.0 - min_frac) * 0.5 * (1.0 + math.cos(math.pi * progress))
 
     return fn
@@ -236,7 +249,18 @@ def fit_torch(
     total_steps = steps_per_epoch * max(1, cfg.epochs)
     optimizer = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     warmup = max(1, int(cfg.warmup_frac * total_steps))
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda_factory(total_steps, warmup, cfg.min_lr_frac))
+    # max_time is the budget of this invocation (a resumed run gets a fresh one);
+    # elapsed_s in the log counts the whole run across resumptions.
+    budget = None if cfg.max_time_min is None else cfg.max_time_min * 60.0
+    t_start = time.monotonic()
+    # The time-aware schedule is for single-process runs: DDP ranks must apply
+    # identical learning rates, and their clocks differ.
+    time_fraction = (
+        (lambda: (time.monotonic() - t_start) / budget) if budget is not None and dist_ctx.world_size == 1 else None
+    )
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lr_lambda_factory(total_steps, warmup, cfg.min_lr_frac, time_fraction)
+    )
     weights = None if class_weights is None else torch.as_tensor(class_weights, dtype=torch.float32, device=device)
     loss_fn = _loss_fn(model.task, weights)
     y_all = torch.from_numpy(train.y)
@@ -261,10 +285,6 @@ def fit_torch(
     if early.should_stop:
         start_epoch = cfg.epochs  # the checkpointed run had already stopped early
 
-    # max_time is the budget of this invocation (a resumed run gets a fresh one);
-    # elapsed_s in the log counts the whole run across resumptions.
-    budget = None if cfg.max_time_min is None else cfg.max_time_min * 60.0
-    t_start = time.monotonic()
     t0 = t_start - elapsed_before
     out_of_time = False
     for epoch in range(start_epoch, cfg.epochs):
