@@ -17,7 +17,6 @@ import shutil
 import sys
 import tempfile
 from collections.abc import Iterator
-from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -27,12 +26,6 @@ if TYPE_CHECKING:
     from bioseq.models.model import Model
 
 CHUNK_SIZE = 4096
-
-
-def _is_path_like(source: Any) -> bool:
-    if isinstance(source, (str, os.PathLike)):
-        return True
-    return isinstance(source, (list, tuple)) and bool(source) and all(isinstance(s, (str, os.PathLike)) for s in source)
 
 
 def iter_chunks(
@@ -48,21 +41,9 @@ def iter_chunks(
     than shards); it then yields nothing. An empty iterable of records always
     yields nothing.
     """
-    if _is_path_like(source):
-        from bioseq.io.readers import iter_batches
+    from bioseq.io.sources import iter_source_columns
 
-        src = [os.fspath(s) for s in source] if isinstance(source, (list, tuple)) else os.fspath(source)
-        for batch in iter_batches(src, chunk_size, alphabet=model.alphabet, allow_empty=allow_empty):
-            yield [it.id for it in batch], [it.seq for it in batch]
-        return
-    from bioseq.models.model import iter_records
-
-    records = iter_records(source)
-    while True:
-        chunk = list(islice(records, chunk_size))
-        if not chunk:
-            return
-        yield [r[0] for r in chunk], [r[1] for r in chunk]
+    yield from iter_source_columns(source, chunk_size, model.alphabet, allow_empty=allow_empty)
 
 
 def iter_predictions(

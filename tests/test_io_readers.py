@@ -435,3 +435,35 @@ def test_check_reader_rejects_broken_plugins(tmp_path):
     path = write(tmp_path, "x.tsvseq", "a\tACGT\n")
     with pytest.raises(PluginError, match="RawRecord"):
         check_reader(Bad, path)
+
+
+def test_iter_columns_matches_iter_sequences_in_chunks(tmp_path):
+    from bioseq.io.readers import iter_columns
+
+    recs = "".join(f">r{i} label=x{i % 3}\n{'ACGT' * (i % 5 + 1)}\n" for i in range(23))
+    path = tmp_path / "cols.fa"
+    path.write_text(recs)
+    chunks = list(iter_columns(path, 5))
+    assert [len(ids) for ids, _ in chunks] == [5, 5, 5, 5, 3]
+    items = list(iter_sequences(path))
+    assert [i for ids, _ in chunks for i in ids] == [it.id for it in items]
+    assert [s for _, seqs in chunks for s in seqs] == [it.seq for it in items]
+
+
+def test_iter_columns_still_reports_duplicates_and_bad_letters(tmp_path):
+    from bioseq.io.readers import iter_columns
+
+    dup = tmp_path / "dup.fa"
+    dup.write_text(">a\nACGT\n>b\nACGT\n>a\nACGT\n")
+    with pytest.raises(DuplicateIdError, match="'a'"):
+        list(iter_columns(dup, 10))
+    bad = tmp_path / "bad.fa"
+    bad.write_text(">a\nACGT\n>p1\nMKVLE\n")
+    with pytest.raises(AlphabetError, match="p1"):
+        list(iter_columns(bad, 10, alphabet="dna"))
+
+
+def test_labels_false_ignores_labels(tmp_path):
+    path = tmp_path / "mixed.fa"
+    path.write_text(">a label=x\nACGT\n>b\nACGT\n")  # mixing labelled and unlabelled is an error...
+    assert [it.labels for it in iter_sequences(path, labels=False)] == [None, None]  # ...unless ignored

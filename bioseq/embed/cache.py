@@ -50,6 +50,7 @@ import numpy as np
 from bioseq._version import __version__
 from bioseq.errors import CacheError, ConfigError
 from bioseq.io.atomic import atomic_path
+from bioseq.io.sources import normalise_sequence
 
 try:  # POSIX only; elsewhere concurrent writers must use per-job caches + merge.
     import fcntl
@@ -93,12 +94,6 @@ class MissingEmbeddingError(CacheError, KeyError):
 
 # ----------------------------------------------------------------------------- keys
 
-_WHITESPACE = str.maketrans("", "", " \t\r\n\v\f")
-
-
-def normalise_sequence(seq: str) -> str:
-    """Upper-case ``seq`` and remove whitespace: the form that is hashed."""
-    return seq.translate(_WHITESPACE).upper()
 
 
 def sequence_keys(fingerprint: str, seqs: Iterable[str], normalised: bool = False) -> np.ndarray:

@@ -20,7 +20,6 @@ import json
 import os
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +34,6 @@ from bioseq.embed.cache import (
     _create_datasets,
     _now,
     check_options,
-    normalise_sequence,
     sequence_keys,
 )
 from bioseq.errors import ConfigError
@@ -88,44 +86,13 @@ def model_attrs(model: Any) -> dict[str, Any]:
     return attrs
 
 
-def _is_path_like(source: Any) -> bool:
-    if isinstance(source, (str, os.PathLike)):
-        return True
-    return (isinstance(source, (list, tuple)) and bool(source)
-            and all(isinstance(s, (str, os.PathLike)) for s in source))
-
-
 def _iter_input(
     model: Any, inputs: Any, chunk_size: int, allow_empty: bool = False
 ) -> Iterator[tuple[list[str], list[str]]]:
-    """``(ids, normalised seqs)`` chunks from a path / list of paths / ``"-"`` or records.
+    """``(ids, normalised seqs)`` chunks (see :func:`bioseq.io.sources.iter_source_columns`)."""
+    from bioseq.io.sources import iter_source_columns
 
-    Records are ``SequenceItem``/``SeqRecord`` (``.id``, ``.seq``) or ``(id, seq)`` tuples.
-    A file without records is an :class:`~bioseq.errors.EmptyInputError` unless
-    ``allow_empty`` (then it yields nothing).
-    """
-    if _is_path_like(inputs):
-        from bioseq.io.readers import iter_batches
-
-        src = [os.fspath(s) for s in inputs] if isinstance(inputs, (list, tuple)) else os.fspath(inputs)
-        for batch in iter_batches(src, chunk_size, alphabet=getattr(model, "alphabet", None),
-                                  allow_empty=allow_empty):
-            yield [it.id for it in batch], [it.seq for it in batch]  # readers normalise already
-        return
-    records = iter(inputs)
-    while True:
-        chunk = list(islice(records, chunk_size))
-        if not chunk:
-            return
-        ids, seqs = [], []
-        for rec in chunk:
-            if isinstance(rec, tuple) and not hasattr(rec, "seq"):
-                ids.append(str(rec[0]))
-                seqs.append(normalise_sequence(str(rec[1])))
-            else:
-                ids.append(str(rec.id))
-                seqs.append(normalise_sequence(str(rec.seq)))
-        yield ids, seqs
+    return iter_source_columns(inputs, chunk_size, getattr(model, "alphabet", None), allow_empty=allow_empty)
 
 
 def _model_caller(model: Any, batch_size: int) -> Callable[[list[str], list[str]], np.ndarray]:

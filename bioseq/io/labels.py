@@ -41,7 +41,7 @@ from bioseq.errors import LabelError
 from bioseq.io.formats import open_text, strip_compression
 
 Labels = tuple[str, ...]
-LabelSpec = str | os.PathLike | Mapping[str, object] | None
+LabelSpec = str | os.PathLike | Mapping[str, object] | bool | None
 
 FILENAME = "filename"
 _TAIL_CACHE = 4096  # distinct descriptions remembered by TokenLabels.bulk
@@ -183,6 +183,23 @@ class MappingLabels(LabelSource):
         return None if None in labels else labels
 
 
+class NoLabels(LabelSource):
+    """``labels=False``: labels are not read at all.
+
+    Prediction and embedding ignore labels, so they skip parsing descriptions
+    (about a fifth of the FASTA fast path's time on short records).
+    """
+
+    required = False
+    reads_descriptions = False
+
+    def lookup(self, path, record_id, description, line):
+        return None
+
+    def bulk(self, path, ids, descriptions):
+        return [None] * len(ids)
+
+
 class FilenameLabels(LabelSource):
     """One file per class: the label is derived from the file the record came from."""
 
@@ -256,6 +273,8 @@ def label_source(spec: LabelSpec) -> LabelSource:
     """Build the label source for a readers' ``labels=`` argument (see the module docstring)."""
     if spec is None:
         return TokenLabels()
+    if spec is False:
+        return NoLabels()
     if isinstance(spec, LabelSource):
         return spec
     if isinstance(spec, str) and spec == FILENAME:
@@ -265,4 +284,6 @@ def label_source(spec: LabelSpec) -> LabelSource:
         return MappingLabels(mapping, "the labels dict")
     if isinstance(spec, (str, os.PathLike)):
         return MappingLabels(read_label_table(spec), f"label table {os.fspath(spec)}")
-    raise LabelError(f"labels= must be None, a table path, a dict or 'filename'; got {type(spec).__name__}")
+    raise LabelError(
+        f"labels= must be None, False, a table path, a dict or 'filename'; got {type(spec).__name__}"
+    )

@@ -861,6 +861,36 @@ def iter_batches(
         yield batch
 
 
+def iter_columns(
+    path: PathArg,
+    chunk_size: int,
+    format: str | type | None = None,
+    alphabet: str | Alphabet | None = None,
+    unknown: str = "map",
+    *,
+    allow_empty: bool = False,
+) -> Iterator[tuple[list[str], list[str]]]:
+    """``(ids, seqs)`` lists of up to ``chunk_size`` records, labels not read: the
+    hot path of prediction and embedding.
+
+    Same checks as :func:`iter_sequences` (format, duplicates, alphabet) but no
+    ``SequenceItem`` per record and no label parsing: the validated columns of
+    each file chunk are re-cut to ``chunk_size``.
+    """
+    if not isinstance(chunk_size, int) or chunk_size < 1:
+        raise ConfigError(f"chunk_size must be a positive integer, got {chunk_size!r}")
+    ids: list[str] = []
+    seqs: list[str] = []
+    for chunk in _Scan(path, format, False, alphabet, unknown, allow_empty).chunks():
+        ids += chunk.ids
+        seqs += chunk.seqs
+        while len(ids) >= chunk_size:
+            yield ids[:chunk_size], seqs[:chunk_size]
+            del ids[:chunk_size], seqs[:chunk_size]
+    if ids:
+        yield ids, seqs
+
+
 def read(
     path: PathArg,
     format: str | type | None = None,

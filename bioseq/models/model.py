@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import inspect
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -498,12 +498,3 @@ class Model:
         from bioseq.embed.embed import embed
 
         return embed(self, inputs, cache=cache, batch_size=batch_size, **kwargs)
-
-
-def iter_records(source: Any) -> Iterable[tuple[str, str]]:
-    """``(id, seq)`` pairs from an iterable of records with ``.id`` and ``.seq``."""
-    for rec in source:
-        if isinstance(rec, tuple) and len(rec) >= 2 and not hasattr(rec, "seq"):
-            yield str(rec[0]), str(rec[1]).upper()
-        else:
-            yield str(rec.id), str(rec.seq).upper()
