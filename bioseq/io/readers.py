@@ -66,6 +66,7 @@ from bioseq.errors import (
     PluginError,
 )
 from bioseq.io.formats import EXTENSIONS, FORMATS, STDIN, format_extension, open_binary, sniff_format
+from bioseq.io.ids import SeenIds
 from bioseq.io.labels import LabelSpec, label_source
 from bioseq.plugins import Registry
 from bioseq.tokenize.alphabets import UNKNOWN_POLICIES, Alphabet, get_alphabet
@@ -661,23 +662,42 @@ class _Scan:
         self.unknown = unknown
         self.source = label_source(labels)
         self.allow_empty = allow_empty
-        # ids so far -> number of the chunk that brought them (the only per-record memory kept)
-        self.seen: dict[str, int] = {}
-        self._chunk_no = 0
+        # the ids so far (the only per-record memory kept: 8 bytes per record)
+        self.seen = SeenIds()
 
-    def duplicate(self, rid: str, path: str, line: int | None) -> DuplicateIdError:
+    def duplicate(
+        self, rid: str, path: str, line: int | None, confirm: bool = False
+    ) -> DuplicateIdError | None:
         """The error for a second ``rid``; the first one's place is found by re-reading
-        (error path only: the hot path keeps just a set of ids)."""
+        (error path only: the hot path keeps just hashes of the ids).
+
+        ``confirm``: ``rid`` only matched the hash of an earlier id; return None
+        (a hash collision, not a duplicate) when re-reading finds no earlier
+        record with this id. Stdin cannot be re-read: a match there is reported.
+        """
         where = "earlier in the input"
         for name in self.names:
             if name == STDIN:
+                confirm = False
                 continue
             with contextlib.suppress(BioseqError, OSError), _open_reader(name, self.format) as opened:
                 reader, handle = opened
-                found = next((r.line for r in reader.records(handle, name) if r.id == rid), 0)
+                found = next(
+                    (
+                        r.line
+                        for r in reader.records(handle, name)
+                        if r.id == rid and not (name == path and line is not None and (r.line or 0) >= line)
+                    ),
+                    0,
+                )
                 if found != 0:
                     where = f"{name}:{found}" if found else name
+                    confirm = False
                     break
+            if name == path:
+                break  # later files cannot hold an earlier occurrence
+        if confirm:
+            return None
         return DuplicateIdError(f"duplicate id (first seen at {where})", path=path, record=rid, line=line)
 
     def chunks(self) -> Iterator[_Chunk]:
@@ -705,7 +725,6 @@ class _Scan:
         """
         # No list of per-record tuples is ever kept alive (partition results die at
         # once): thousands of live tuples would trigger the cyclic GC again and again.
-        n = len(recs)
         heads = list(map(_first, map(_partition, recs, repeat(b"\n"))))
         raw_ids = list(map(_first, map(_partition, heads, repeat(b" "))))
         if not all(raw_ids):
@@ -737,17 +756,9 @@ class _Scan:
             return None
         if labels is None:
             return None
-        # Duplicates with one hash operation per record: setdefault returns this
-        # chunk's mark for a new id and an earlier chunk's mark for a repeated one.
-        seen = self.seen
-        self._chunk_no += 1
-        mark = self._chunk_no
-        before = len(seen)
-        firsts = list(map(seen.setdefault, ids, repeat(mark)))
-        if len(seen) - before != n or firsts.count(mark) != n:  # within the chunk / with earlier records
-            for rid, first in zip(ids, firsts, strict=True):
-                if first is mark:  # undo this chunk's insertions; the slow path redoes them in order
-                    seen.pop(rid, None)
+        # Duplicates (within the chunk or with earlier records): the slow path
+        # goes record by record and names the first occurrence.
+        if not self.seen.add_chunk(ids):
             return None
         strs = None if self.bytes_only else list(map(bytes.decode, seqs))
         return _Chunk(ids, titles, strs, labels, None, seqs)  # type: ignore[arg-type]
@@ -766,11 +777,13 @@ class _Scan:
 
     def _check(self, raw: RawRecord, path: str, ids, titles, seqs, labels) -> None:
         rid = raw.id
-        if rid in self.seen:
-            raise self.duplicate(rid, path, raw.line)
+        if self.seen.maybe(rid):
+            error = self.duplicate(rid, path, raw.line, confirm=not self.seen.certain(rid))
+            if error is not None:
+                raise error
         seq = _normalise(raw, self.allowed, self.alpha, self.unknown, path)
         labs = self.source.lookup(path, rid, _label_text(rid, raw.description), raw.line)
-        self.seen[rid] = 0
+        self.seen.add(rid)
         ids.append(rid)
         titles.append(raw.description)
         seqs.append(seq)
