@@ -302,10 +302,14 @@ def plot_learning_curves(
         if np.isfinite(ys).any():
             ax_loss.plot(epochs, ys, marker="o", ms=3, label=name)
             drawn = True
+    # The kept weights are those of the last epoch the trainer flagged "best" (by
+    # its selection metric, e.g. MCC); older logs without flags: lowest valid loss.
+    flagged = [i for i, rec in enumerate(history) if rec.get("best")]
     valid_loss = _series(history, "valid_loss")
-    if np.isfinite(valid_loss).any():
-        best = int(np.nanargmin(valid_loss))
-        ax_loss.axvline(epochs[best], ls="--", lw=1, color="grey", label=f"best epoch {epochs[best]:g}")
+    best = flagged[-1] if flagged else (int(np.nanargmin(valid_loss)) if np.isfinite(valid_loss).any() else None)
+    if best is not None:
+        for ax in (ax_loss, ax_metric):
+            ax.axvline(epochs[best], ls="--", lw=1, color="grey", label=f"kept: epoch {epochs[best]:g}")
     if drawn:
         ax_loss.set_xlabel("Epoch")
         ax_loss.set_ylabel("Loss")
