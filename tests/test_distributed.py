@@ -34,7 +34,8 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.mark.slow  # ~12 s on an idle 2-core machine (three processes import torch), ~25 s under load
+# ~12 s on an idle 2-core machine (three processes import torch), ~25 s under load:
+# worth it, since it is the only test of real multi-process DDP.
 def test_two_process_gloo_training_writes_one_bundle(tmp_path):
     train = write_fasta(tmp_path / "train.fa")
     valid = write_fasta(tmp_path / "valid.fa", 20, seed=1)

@@ -182,7 +182,6 @@ def test_full_tiny_run_two_datasets_cnn_lstm_and_unlabelled_inputs(tmp_path: Pat
     assert "cnn-lstm" in html and "amp" in html
 
 
-@pytest.mark.slow
 def test_module_example_runs(tmp_path: Path) -> None:
     snakefile = REPO / "workflows" / "examples" / "module" / "Snakefile"
     res = snakemake("--cores", "2", cwd=tmp_path, snakefile=snakefile)
@@ -192,7 +191,6 @@ def test_module_example_runs(tmp_path: Path) -> None:
     assert (tmp_path / "module_summary.txt").read_text().strip()
 
 
-@pytest.mark.slow
 def test_more_shards_than_records(tmp_path: Path) -> None:
     import yaml
 
