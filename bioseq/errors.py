@@ -35,6 +35,15 @@ class BioseqError(Exception):
         self.line = line
         super().__init__(self._format())
 
+    def located(self, path: str | os.PathLike[str]) -> BioseqError:
+        """This error with ``path`` filled in where it had none: for errors raised
+        by code that sees sequences but not files (the tokenizer)."""
+        if self.path is not None:
+            return self
+        err = type(self)(self.message, path=path, record=self.record, line=self.line)
+        err.__cause__ = self
+        return err
+
     def _format(self) -> str:
         where = []
         if self.path is not None:

@@ -57,11 +57,18 @@ def iter_predictions(
 ) -> Iterator[tuple[list[str], np.ndarray]]:
     """``(ids, probs float32 (n_chunk, C))`` per input chunk, in input order (``allow_empty``: see
     :func:`iter_chunks`)."""
+    from bioseq.errors import BioseqError
+    from bioseq.io.sources import is_path_like
+
+    where = None
+    if is_path_like(source):
+        where = ", ".join(map(os.fspath, source)) if isinstance(source, (list, tuple)) else os.fspath(source)
     for ids, seqs in iter_chunks(model, source, chunk_size, allow_empty=allow_empty):
-        yield (
-            ids,
-            model.predict_proba_sequences(seqs, batch_size=batch_size, both_strands=both_strands, ids=ids),
-        )
+        try:
+            probs = model.predict_proba_sequences(seqs, batch_size=batch_size, both_strands=both_strands, ids=ids)
+        except BioseqError as exc:  # the tokenizer names the record; add the file
+            raise (exc.located(where) if where else exc) from None
+        yield ids, probs
 
 
 def predict_to_file(

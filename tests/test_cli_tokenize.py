@@ -120,3 +120,13 @@ def test_stdin_through_the_entry_point():
     s = json.loads(proc.stdout)
     assert s["records"] == 2 and s["tokens"] == 7 + 3
     assert proc.stderr == ""  # no progress bar when stderr is not a terminal
+
+
+def test_short_sequence_error_names_file_and_record(tmp_path, capsys):
+    from bioseq.cli import main
+
+    path = tmp_path / "short.fa"
+    path.write_text(">ok\nACGTACGT\n>tiny\nAC\n")
+    assert main(["tokenize", str(path), "--kmer", "3"]) == 1
+    err = capsys.readouterr().err
+    assert str(path) in err and "'tiny'" in err and "shorter than k=3" in err

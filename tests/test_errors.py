@@ -16,3 +16,12 @@ def test_message_without_location_is_the_message():
 
 def test_path_without_line():
     assert str(BioseqError("empty", path="x.fa")) == "x.fa: empty"
+
+
+def test_located_fills_in_a_missing_path_only():
+    from bioseq.errors import SequenceTooShortError
+
+    err = SequenceTooShortError("too short", record="s1").located("reads.fa")
+    assert isinstance(err, SequenceTooShortError)
+    assert str(err) == "reads.fa, record 's1': too short"
+    assert BioseqError("x", path="a.fa").located("b.fa").path == "a.fa"

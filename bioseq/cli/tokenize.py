@@ -15,6 +15,8 @@ import time
 from collections import Counter
 from typing import Any
 
+from bioseq.errors import BioseqError
+
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p = subparsers.add_parser(
@@ -144,7 +146,10 @@ def run(args: argparse.Namespace) -> int:
         unknown=args.unknown,
     )
     with tqdm(unit=" records", unit_scale=True, file=sys.stderr, disable=None, leave=False) as bar:
-        summary = {"input": list(args.input), **summarize(batches, tokenizer, bar)}
+        try:
+            summary = {"input": list(args.input), **summarize(batches, tokenizer, bar)}
+        except BioseqError as exc:  # the tokenizer knows the record, not the file
+            raise exc.located(", ".join(args.input)) from None
     summary["seconds"] = round(time.perf_counter() - start, 3)
     print(json.dumps(summary, indent=2) if args.json else _format_text(summary))
     return 0

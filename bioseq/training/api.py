@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from bioseq.errors import ConfigError, LabelError
+from bioseq.errors import BioseqError, ConfigError, LabelError
 
 log = logging.getLogger("bioseq.training")
 
@@ -319,7 +319,10 @@ def _train(
     # ---- fit
     if model.kind == "torch":
         t_enc = time.monotonic()
-        fwd = _encode_many(tokenizer, train_set.seqs, train_set.ids)
+        try:
+            fwd = _encode_many(tokenizer, train_set.seqs, train_set.ids)
+        except BioseqError as exc:  # the tokenizer knows the record, not the file
+            raise exc.located(train_set.source) from None
         rc = None
         if augment_rc:
             rc = _encode_many(tokenizer, [tokenizer.reverse_complement(s) for s in train_set.seqs], train_set.ids)
