@@ -35,6 +35,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     p.add_argument("--allow-empty", action="store_true",
                    help="an input without records writes a cache/export with zero rows instead of an error "
                    "(for a workflow's shards, which are empty when an input has fewer records than shards)")
+    p.add_argument("--per-position", action="store_true",
+                   help="write per-position embeddings of short inputs to -o (ragged HDF5: embeddings, offsets, "
+                   "ids; not cached); cnn-lstm and transformer only")
     p.add_argument("--threads", type=int, metavar="N", help="CPU threads for torch")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(run=run)
@@ -54,6 +57,14 @@ def run(args: argparse.Namespace) -> int:
         torch.set_num_threads(args.threads)
     model = bioseq.load(args.model)
     inputs = args.input[0] if len(args.input) == 1 else args.input
+    if args.per_position:
+        from bioseq.embed.positions import write_positions
+
+        if args.output is None or args.cache is not None:
+            raise ConfigError("--per-position writes -o OUT.h5 only (per-position rows are not cached)")
+        n = write_positions(model, inputs, args.output, dtype=args.dtype, allow_empty=args.allow_empty)
+        print(f"bioseq embed: per-position embeddings of {n} records -> {args.output}", file=sys.stderr)
+        return 0
     stats = embed_to_file(
         model, inputs, args.output, args.cache, batch_size=args.batch_size, dtype=args.dtype,
         compression=args.compression, allow_multiple_models=args.allow_multiple_models,

@@ -355,6 +355,52 @@ class Model:
         inputs: mean over windows."""
         return self._run(seqs, batch_size, both_strands, ids, output="features")
 
+    def embed_positions(
+        self, seqs: Sequence[str], batch_size: int = 64, ids: Sequence[str] | None = None
+    ) -> list[np.ndarray]:
+        """Per-position embeddings of short inputs: one float32 array ``(T_i, D)`` per
+        sequence, the trunk's output before pooling (``D`` is the trunk's width:
+        ``embedding_dim`` for the Transformer, half of it for the CNN-LSTM's
+        mean+max pooling).
+
+        ``T_i`` is the number of positions the trunk keeps: tokens for the
+        Transformer (CLS dropped), pooled convolution steps for the CNN-LSTM
+        (``ceil(L / prod(pool_sizes))``). Inputs longer than the model's maximum
+        are refused rather than windowed, since windows would not join into one
+        per-position track. Not available for ``kmer-linear`` (no positions).
+        """
+        import torch
+
+        from bioseq.data.batching import collate
+
+        if self.kind != "torch" or not hasattr(self.net, "trunk"):
+            raise ConfigError(f"per-position embeddings need a neural trunk; {self.arch!r} has none")
+        seqs = list(seqs)
+        tokens = [self.tokenizer.encode(s, record_id=None if ids is None else ids[i]) for i, s in enumerate(seqs)]
+        limit = self.hparams.get("max_tokens")
+        for i, t in enumerate(tokens):
+            if limit and len(t) > int(limit):
+                raise ConfigError(
+                    f"per-position embeddings are for short inputs: {len(t)} tokens > max_tokens={limit}",
+                    record=None if ids is None else ids[i],
+                )
+        use_cls = bool(getattr(self.net, "use_cls", False))
+        out: list[np.ndarray] = []
+        net, was_training = self.net, self.net.training
+        net.eval()
+        try:
+            with torch.inference_mode():
+                for start in range(0, len(tokens), batch_size):
+                    batch_ids, mask = collate(tokens[start : start + batch_size])
+                    h, m = net.trunk(batch_ids.to(self.device), mask.to(self.device))
+                    if use_cls:
+                        h, m = h[:, 1:], m[:, 1:]
+                    h, m = h.float().cpu().numpy(), m.cpu().numpy()
+                    out.extend(h[i][m[i]].astype(np.float32) for i in range(len(h)))
+        finally:
+            net.train(was_training)
+        return out
+
     def _run(
         self, seqs: Sequence[str], batch_size: int, both_strands: bool, ids: Sequence[str] | None, output: str
     ) -> np.ndarray:
