@@ -42,6 +42,10 @@ Readers are plugins (entry-point group ``bioseq.readers``): a class with
 ``name``, ``extensions`` and ``records(handle, path)`` yielding
 :class:`RawRecord`; set ``binary = True`` to receive the decompressed binary
 handle instead of a text one. :func:`check_reader` checks a plugin.
+
+The built-in readers live in :mod:`bioseq.io.fasta` (with the chunked FASTA
+split) and :mod:`bioseq.io.record_readers` (FASTQ, GenBank, EMBL),
+:class:`RawRecord` in :mod:`bioseq.io.records`; all are re-exported here.
 """
 
 from __future__ import annotations
@@ -49,10 +53,8 @@ from __future__ import annotations
 import contextlib
 import io
 import os
-import re
-import warnings
 from collections.abc import Iterator, Sequence
-from itertools import chain, islice, repeat
+from itertools import chain, repeat
 from operator import itemgetter
 from typing import IO, Any, NamedTuple
 
@@ -65,9 +67,12 @@ from bioseq.errors import (
     InputFormatError,
     PluginError,
 )
+from bioseq.io.fasta import _CHUNK, FastaReader, _fasta_blocks, _split_header
 from bioseq.io.formats import EXTENSIONS, FORMATS, STDIN, format_extension, open_binary, sniff_format
 from bioseq.io.ids import SeenIds
 from bioseq.io.labels import LabelSpec, label_source
+from bioseq.io.record_readers import EmblReader, FastqReader, GenBankReader
+from bioseq.io.records import RawRecord, _decompress_error
 from bioseq.plugins import Registry
 from bioseq.tokenize.alphabets import UNKNOWN_POLICIES, Alphabet, get_alphabet
 
@@ -102,306 +107,6 @@ class SequenceItem(NamedTuple):
     id: str
     seq: str
     labels: tuple[str, ...] | None
-
-
-class RawRecord(NamedTuple):
-    """What a reader plugin yields; bioseq validates and normalises it.
-
-    Attributes:
-        id: record id (no whitespace).
-        description: the full description (for FASTA the whole title line
-            without ``>``, as in Biopython); ``label=`` tokens are read from it.
-        seq: the sequence as str or ASCII bytes, any case, may contain
-            whitespace and newlines (removed centrally).
-        line: 1-based line of the record's first line, or None if unknown.
-        quality: FASTQ quality string (Phred+33), else None.
-        record: the ``SeqRecord`` the reader parsed anyway (GenBank/EMBL), which
-            :func:`read` returns with its features; else None.
-    """
-
-    id: str
-    description: str
-    seq: str | bytes
-    line: int | None
-    quality: str | None = None
-    record: Any = None
-
-
-# --------------------------------------------------------------------------- readers
-
-_CHUNK = 1 << 20
-
-
-def _decompress_error(path: str, exc: Exception, line: int | None) -> InputFormatError:
-    return InputFormatError(f"corrupt or truncated compressed data ({exc})", path=path, line=line)
-
-
-_RECORD_START = re.compile(rb"(?:\A|(?<=\n))>")  # a ">" that starts a line
-
-
-def _split_records(data: bytes) -> list[bytes]:
-    """Split at every ``>`` that starts a line; pieces keep their trailing newline.
-
-    A plain ``split(b">")`` (memchr speed) is right when no ``>`` occurs inside a
-    line, i.e. every piece but the last ends with a newline (checked in C);
-    otherwise a regular expression splits only at line-initial ``>``.
-    """
-    pieces = data.split(b">")
-    if all(map(bytes.endswith, islice(pieces, 1, len(pieces) - 1), repeat(b"\n"))) and (
-        data[0] == 62 or len(pieces) == 1 or pieces[0].endswith(b"\n")
-    ):
-        return pieces
-    return _RECORD_START.split(data)
-
-
-def _fasta_blocks(handle: IO[bytes], path: str) -> Iterator[tuple[int, list[bytes], bool]]:
-    """Split a FASTA byte stream into complete records, one ~1 MiB chunk at a time.
-
-    Yields ``(line, records, plain)``. A record is the bytes after a line-initial
-    ``>`` up to and including the newline before the next one (header line,
-    sequence lines, blank lines); only the file's last record may lack the final
-    newline. ``line`` is the 1-based line of the first record's header; the next
-    record's is ``line + rec.count(b"\\n")``. ``plain`` is True when the chunk
-    holds no whitespace but spaces and newlines (no tabs: ids can be split at
-    spaces). Chunks are extended to a line boundary; a record longer than a
-    chunk is assembled from parts without quadratic copying.
-    """
-    read = handle.read
-    readline = handle.readline
-    chunk_line = 1  # line of the first line of the current chunk
-    tail: list[bytes] | None = None  # parts of the record still being read
-    tail_line = 1  # its header's line
-    while True:
-        try:
-            data = read(_CHUNK)
-            if data and data[-1] != 10:
-                data += readline()  # end chunks at a line boundary
-        except (OSError, EOFError) as exc:
-            raise _decompress_error(path, exc, chunk_line) from exc
-        if not data:
-            break
-        if b"\r" in data:  # CRLF (Windows) files: same newline count, simpler records
-            data = data.replace(b"\r\n", b"\n")
-        if tail is None:  # before the first record: skip blank lines, expect ">"
-            stripped = data.lstrip()
-            chunk_line += data.count(b"\n", 0, len(data) - len(stripped))
-            if not stripped:
-                continue
-            if stripped[0] != 62:  # b">"
-                hint = " (this looks like FASTQ: pass format='fastq')" if stripped[:1] == b"@" else ""
-                raise InputFormatError(f"expected a '>' header line{hint}", path=path, line=chunk_line)
-            data = stripped
-            tail, tail_line = [], chunk_line
-        pieces = _split_records(data)
-        if pieces[0]:
-            tail.append(pieces[0])  # the end of the record begun in an earlier chunk
-        n_lines = data.count(b"\n")
-        if len(pieces) == 1:
-            chunk_line += n_lines
-            continue
-        out = [b"".join(tail)] if tail else []
-        first_line = tail_line
-        last = pieces.pop()
-        out += pieces[1:]
-        tail, tail_line = [last], chunk_line + n_lines - last.count(b"\n")
-        chunk_line += n_lines
-        if out:
-            yield first_line, out, not (b"\t" in data or b"\r" in data or b"\v" in data or b"\f" in data)
-    if tail:
-        yield tail_line, [b"".join(tail)], False
-
-
-def _split_header(rec: bytes, line: int, path: str) -> tuple[str, str, bytes]:
-    """(id, title, body) of one FASTA record from :func:`_fasta_blocks`."""
-    nl = rec.find(b"\n")
-    head, body = (rec, b"") if nl < 0 else (rec[:nl], rec[nl + 1 :])
-    try:
-        title = head.decode().strip()
-    except UnicodeDecodeError as exc:
-        raise InputFormatError(f"header is not valid UTF-8 ({exc})", path=path, line=line) from None
-    if not title:
-        raise InputFormatError("empty '>' header: a record needs an id", path=path, line=line)
-    return title.split(None, 1)[0], title, body
-
-
-class FastaReader:
-    """FASTA: ``>id description`` then sequence lines (any width, blank lines ignored).
-
-    Chunked binary parsing (:func:`_fasta_blocks`); the description is decoded as
-    UTF-8. Text before the first ``>`` (other than blank lines) is an
-    :class:`InputFormatError`. :func:`iter_sequences` uses a fused copy of this
-    loop (:func:`_fasta_items`) that skips the :class:`RawRecord` step.
-    """
-
-    name = "fasta"
-    extensions = tuple(e for e, f in EXTENSIONS.items() if f == "fasta")
-    binary = True
-
-    def records(self, handle: IO[bytes], path: str) -> Iterator[RawRecord]:
-        for line, recs, _ in _fasta_blocks(handle, path):
-            for rec in recs:
-                rid, title, body = _split_header(rec, line, path)
-                yield RawRecord(rid, title, body, line)
-                line += rec.count(b"\n")
-
-
-class FastqReader:
-    """FASTQ (Sanger, Phred+33), including multi-line sequence/quality.
-
-    Checks the ``@`` header, the ``+`` separator (which may repeat the title),
-    and that the quality string is as long as the sequence.
-    """
-
-    name = "fastq"
-    extensions = tuple(e for e, f in EXTENSIONS.items() if f == "fastq")
-    binary = True
-
-    def records(self, handle: IO[bytes], path: str) -> Iterator[RawRecord]:
-        n = 0
-        it = iter(handle)
-        try:
-            for raw in it:
-                n += 1
-                if not raw.strip():
-                    continue
-                if raw[:1] != b"@":
-                    hint = " (this looks like FASTA: pass format='fasta')" if raw[:1] == b">" else ""
-                    raise InputFormatError(f"expected a '@' header line{hint}", path=path, line=n)
-                head_line = n
-                title = raw[1:].strip().decode(errors="replace")
-                if not title:
-                    raise InputFormatError("empty '@' header: a record needs an id", path=path, line=n)
-                rid = title.split(None, 1)[0]
-                seq_parts = []
-                for raw in it:
-                    n += 1
-                    if raw[:1] == b"+":
-                        break
-                    seq_parts.append(raw.rstrip(b"\r\n"))
-                else:
-                    raise InputFormatError("truncated record: no '+' line", path=path, record=rid, line=n)
-                plus = raw[1:].strip().decode(errors="replace")
-                if plus and plus != title:
-                    raise InputFormatError(
-                        f"'+' line repeats a different title ({plus!r})", path=path, record=rid, line=n
-                    )
-                seq = b"".join(seq_parts)
-                qual_parts = []
-                qlen = 0
-                while qlen < len(seq):
-                    raw = next(it, None)
-                    if raw is None:
-                        break
-                    n += 1
-                    q = raw.rstrip(b"\r\n")
-                    qual_parts.append(q)
-                    qlen += len(q)
-                if qlen != len(seq):
-                    raise InputFormatError(
-                        f"quality string has {qlen} characters but the sequence has {len(seq)}",
-                        path=path, record=rid, line=n,
-                    )
-                yield RawRecord(rid, title, seq, head_line, b"".join(qual_parts).decode("latin-1"))
-        except (OSError, EOFError) as exc:
-            raise _decompress_error(path, exc, n) from exc
-
-
-class _LineCounter(io.TextIOBase):
-    """Counts lines Biopython's scanners read, remembering where the last record began."""
-
-    def __init__(self, inner: IO[str], marker: str) -> None:
-        super().__init__()
-        self._inner = inner
-        self._marker = marker
-        self.n = 0
-        self.start = 0
-
-    def readable(self) -> bool:
-        return True
-
-    def read(self, size: int | None = -1) -> str:
-        return self._inner.read(size)
-
-    def readline(self, size: int = -1) -> str:  # type: ignore[override]
-        line = self._inner.readline(size)
-        if line:
-            self.n += 1
-            if line.startswith(self._marker):
-                self.start = self.n
-        return line
-
-    def __next__(self) -> str:
-        line = self.readline()
-        if not line:
-            raise StopIteration
-        return line
-
-    def __iter__(self):
-        return self
-
-
-class _BiopythonReader:
-    """GenBank/EMBL through ``Bio.SeqIO``; the parsed ``SeqRecord`` is kept for :func:`read`."""
-
-    name = ""
-    extensions: tuple[str, ...] = ()
-    binary = False
-    _biopython_format = ""
-    _marker = ""
-
-    def records(self, handle: IO[str], path: str) -> Iterator[RawRecord]:
-        from Bio import SeqIO
-        from Bio.Seq import UndefinedSequenceError
-
-        counter = _LineCounter(handle, self._marker)
-        parser = SeqIO.parse(counter, self._biopython_format)
-        while True:
-            try:
-                with warnings.catch_warnings(record=True) as caught:
-                    warnings.simplefilter("always")
-                    rec = next(parser)
-                for w in caught:  # Biopython only warns about truncated records: make it an error
-                    text = str(w.message)
-                    if "Premature end" in text or "Expected sequence length" in text:
-                        raise InputFormatError(
-                            f"truncated or malformed {self.name} record: {text}", path=path, line=counter.n
-                        )
-                    warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
-            except StopIteration:
-                return
-            except BioseqError:
-                raise
-            except (OSError, EOFError) as exc:
-                raise _decompress_error(path, exc, counter.n) from exc
-            except Exception as exc:  # Biopython raises ValueError and friends
-                raise InputFormatError(
-                    f"malformed {self.name} record: {exc}", path=path, line=counter.n
-                ) from exc
-            try:
-                seq = str(rec.seq)
-            except UndefinedSequenceError:
-                raise InputFormatError(
-                    "record has no sequence data", path=path, record=rec.id, line=counter.start
-                ) from None
-            yield RawRecord(rec.id, rec.description, seq, counter.start, None, rec)
-
-
-class GenBankReader(_BiopythonReader):
-    """GenBank flat files (``LOCUS`` ... ``//``), parsed by Biopython."""
-
-    name = "genbank"
-    extensions = tuple(e for e, f in EXTENSIONS.items() if f == "genbank")
-    _biopython_format = "genbank"
-    _marker = "LOCUS"
-
-
-class EmblReader(_BiopythonReader):
-    """EMBL flat files (``ID`` ... ``//``), parsed by Biopython."""
-
-    name = "embl"
-    extensions = tuple(e for e, f in EXTENSIONS.items() if f == "embl")
-    _biopython_format = "embl"
-    _marker = "ID "
 
 
 # --------------------------------------------------------------------------- plugins
@@ -705,7 +410,8 @@ class _Scan:
             path, count = self.names[index], 0
             with _open_reader(p, self.format) as (reader, handle):
                 if type(reader) is FastaReader:
-                    for line, recs, plain in _fasta_blocks(handle, path):
+                    # _CHUNK is read from this module at each call (tests shrink it here)
+                    for line, recs, plain in _fasta_blocks(handle, path, _CHUNK):
                         count += len(recs)
                         chunk = self._fasta_fast(recs, path, plain)
                         yield chunk if chunk is not None else self._fasta_slow(recs, line, path)
