@@ -19,11 +19,11 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
-from bioseq.errors import ConfigError, EmptyInputError, InputFormatError
+from bioseq.errors import ConfigError, InputFormatError
 from bioseq.io.atomic import atomic_path
 from bioseq.io.formats import STDIN, _gzip_impl
 from bioseq.io.readers import iter_records, iter_sequences
-from bioseq.io.writers import parse_header
+from bioseq.io.writers import open_table
 
 LINE_WIDTH = 60
 
@@ -113,15 +113,7 @@ def gather_tables(inputs: Sequence[str | os.PathLike[str]], output: str | os.Pat
     rows = 0
     with atomic_path(output) as tmp, open(tmp, "w", encoding="utf-8", newline="") as out:
         for path in paths:
-            try:
-                fh = open(path, encoding="utf-8", newline="")
-            except FileNotFoundError:
-                raise InputFormatError("no such prediction table", path=path) from None
-            with fh:
-                first = fh.readline()
-                if not first:
-                    raise EmptyInputError("prediction table is empty (no header)", path=path)
-                parse_header(first, path)
+            with open_table(path) as (fh, first, _labels):
                 if header is None:
                     header = first
                     out.write(first if first.endswith("\n") else first + "\n")

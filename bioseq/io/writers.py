@@ -18,8 +18,9 @@ never a truncated one. :func:`read_predictions` reads a table back, checking it.
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import IO, NamedTuple
 
@@ -136,6 +137,25 @@ class PredictionWriter:
         self.rows += n
 
 
+@contextlib.contextmanager
+def open_table(path: str | os.PathLike[str]) -> Iterator[tuple[IO[str], str, list[str]]]:
+    """Open a prediction table and check its header.
+
+    Yields ``(handle positioned after the header, header line, labels)``; a
+    missing file, an empty file or a malformed header is a clear error naming
+    the path (shared by :func:`read_predictions` and ``bioseq gather``).
+    """
+    try:
+        fh = open(path, encoding="utf-8", newline="")
+    except FileNotFoundError:
+        raise InputFormatError("no such prediction table", path=path) from None
+    with fh:
+        header = fh.readline()
+        if not header:
+            raise EmptyInputError("prediction table is empty (no header)", path=path)
+        yield fh, header, parse_header(header, path)
+
+
 def read_predictions(path: str | os.PathLike[str]) -> PredictionTable:
     """Read a prediction table written by :class:`PredictionWriter` (or ``bioseq gather``).
 
@@ -146,15 +166,7 @@ def read_predictions(path: str | os.PathLike[str]) -> PredictionTable:
             (the message names the line and record id).
     """
     path = Path(path)
-    try:
-        fh = open(path, encoding="utf-8", newline="")
-    except FileNotFoundError:
-        raise InputFormatError("no such prediction table", path=path) from None
-    with fh:
-        header = fh.readline()
-        if not header:
-            raise EmptyInputError("prediction table is empty (no header)", path=path)
-        labels = parse_header(header, path)
+    with open_table(path) as (fh, _header, labels):
         ncol = len(labels) + 2
         ids: list[str] = []
         predicted: list[str] = []
