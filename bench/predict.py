@@ -101,16 +101,23 @@ def bare_forward_seconds(model, seqs: list[str], batch_size: int) -> float:
         return time.perf_counter() - t0
 
 
-def throughput(arch: str, length: int, n: int, batch_size: int, tmp: Path) -> dict:
+def throughput(arch: str, length: int, n: int, batch_size: int, tmp: Path, min_seconds: float = 1.0) -> dict:
+    """Time both contenders on ``n`` sequences, or on more when the bare pass would take
+    under ``min_seconds``: a fast model (kmer-linear) on a few thousand sequences runs
+    for milliseconds, where opening files and timer noise decide the ratio."""
     model = make_model(arch, tmp / f"{arch}.safetensors")
-    fasta = tmp / f"in_{length}_{n}.fa"
-    if not fasta.exists():
-        write_fasta(fasta, n, length)
     from bioseq.io.readers import iter_sequences
 
-    seqs = [it.seq for it in iter_sequences(fasta)]
-    model.predict_proba_sequences(seqs[:batch_size], batch_size=batch_size)  # warm-up
-    bare = min(bare_forward_seconds(model, seqs, batch_size) for _ in range(2))
+    while True:
+        fasta = tmp / f"in_{length}_{n}.fa"
+        if not fasta.exists():
+            write_fasta(fasta, n, length)
+        seqs = [it.seq for it in iter_sequences(fasta)]
+        model.predict_proba_sequences(seqs[:batch_size], batch_size=batch_size)  # warm-up
+        bare = min(bare_forward_seconds(model, seqs, batch_size) for _ in range(2))
+        if bare >= min_seconds:
+            break
+        n = int(n * min(50.0, 1.2 * min_seconds / bare))
     wrapped = []
     for _ in range(2):
         t0 = time.perf_counter()
@@ -150,14 +157,15 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(2)
     with tempfile.TemporaryDirectory() as tmpdir:
         tmp = Path(tmpdir)
-        print(f"{'arch':12} {'length':>6} {'bioseq seq/s':>13} {'bare seq/s':>11} {'overhead':>9}  target <= 1.25")
+        print(f"{'arch':12} {'length':>6} {'seqs':>7} {'bioseq seq/s':>13} {'bare seq/s':>11} {'overhead':>9}  "
+              "target <= 1.25")
         ok = True
         for arch in args.archs:
             for length, n in ((200, args.n200), (1000, args.n1000)):
                 r = throughput(arch, length, n, args.batch_size, tmp)
                 passed = r["overhead"] <= 1.25
                 ok &= passed
-                print(f"{arch:12} {length:6d} {r['bioseq_sps']:13.0f} {r['bare_sps']:11.0f} "
+                print(f"{arch:12} {length:6d} {r['n']:7d} {r['bioseq_sps']:13.0f} {r['bare_sps']:11.0f} "
                       f"{r['overhead']:9.2f}  {'PASS' if passed else 'FAIL'}", flush=True)
         if not args.skip_rss:
             model_path = tmp / f"rss-{args.rss_arch}.safetensors"

@@ -20,7 +20,7 @@ bit-identical probabilities.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any, ClassVar
 
 import numpy as np
@@ -31,7 +31,9 @@ from bioseq.models.registry import merge_hparams
 
 N_SPECIAL = 4  # PAD=0, UNK=1, CLS=2, MASK=3 (tokenize contract)
 TRANSFORMS = ("none", "sqrt", "log")
-_CHUNK = 2048  # sequences tokenised and counted at a time (bounds memory at large k)
+# Sequences tokenised and counted at a time: bounds memory at large k, and keeps
+# the count matrix in cache (measured: 256 rows 2x faster than 2048 at k=4).
+_CHUNK = 256
 
 _BASE_HPARAMS: dict[str, Any] = {
     "C": 0.01,  # inverse L2 regularisation strength (best or tied on all 4 datasets' valid splits)
@@ -113,24 +115,31 @@ class KmerLinearClassifier:
         Column 0 is the UNK fraction (k-mers covering an ambiguous letter), then
         one column per k-mer id in tokenizer order.
         """
-        vocab = int(self.tokenizer.vocab_size)
         out = np.empty((len(seqs), self.embedding_dim), dtype=np.float64)
+        for start, block in self._spectrum_blocks(seqs):
+            out[start : start + len(block)] = block
+        return out
+
+    def _spectrum_blocks(self, seqs: Sequence[str]) -> Iterator[tuple[int, np.ndarray]]:
+        """``(start, spectrum of seqs[start:start + _CHUNK])``: what :meth:`spectrum` stacks,
+        a block at a time, so that scoring never holds an (n, D) matrix."""
+        vocab = int(self.tokenizer.vocab_size)
         for start in range(0, len(seqs), _CHUNK):
             chunk = list(seqs[start : start + _CHUNK])
             tokens, lengths = self.tokenizer.encode_batch(chunk)
-            tokens = np.asarray(tokens)
-            n, t = tokens.shape
-            valid = np.arange(t)[None, :] < np.asarray(lengths)[:, None]
-            rows = np.broadcast_to(np.arange(n)[:, None], (n, t))[valid]
-            flat = rows * vocab + tokens[valid].astype(np.int64)
-            counts = np.bincount(flat, minlength=n * vocab).reshape(n, vocab)
+            n = len(chunk)
+            # Row i's ids are offset by i * vocab so one bincount counts every row.
+            # Padding (PAD = 0) is counted too, into column 0, which is dropped.
+            flat = np.asarray(tokens).astype(np.int64)
+            flat += (np.arange(n, dtype=np.int64) * vocab)[:, None]
+            counts = np.bincount(flat.ravel(), minlength=n * vocab).reshape(n, vocab)
             counts = np.concatenate([counts[:, 1:2], counts[:, N_SPECIAL:]], axis=1)
-            out[start : start + n] = counts / np.maximum(np.asarray(lengths, dtype=np.float64), 1.0)[:, None]
-        if self.hparams["transform"] == "sqrt":
-            np.sqrt(out, out=out)
-        elif self.hparams["transform"] == "log":
-            np.log1p(out * 1000.0, out=out)
-        return out
+            block = counts / np.maximum(np.asarray(lengths, dtype=np.float64), 1.0)[:, None]
+            if self.hparams["transform"] == "sqrt":
+                np.sqrt(block, out=block)
+            elif self.hparams["transform"] == "log":
+                np.log1p(block * 1000.0, out=block)
+            yield start, block
 
     def _standardised(self, seqs: Sequence[str]) -> np.ndarray:
         self._check_fitted()
@@ -202,8 +211,19 @@ class KmerLinearClassifier:
         return self
 
     def decision_function(self, seqs: Sequence[str]) -> np.ndarray:
-        """Logits (n, C) float64."""
-        return self._standardised(seqs) @ self.coef_.T + self.intercept_
+        """Logits (n, C) float64.
+
+        The standardisation is folded into the weights, ``(x - mean) / scale @ W.T
+        = x @ (W / scale).T - (W / scale) @ mean``, which saves two passes over
+        the (n, D) spectrum.
+        """
+        self._check_fitted()
+        coef = self.coef_ / self.scale_
+        bias = self.intercept_ - coef @ self.mean_
+        logits = np.empty((len(seqs), self.n_classes), dtype=np.float64)
+        for start, block in self._spectrum_blocks(seqs):
+            logits[start : start + len(block)] = block @ coef.T + bias
+        return logits
 
     def predict_proba(self, seqs: Sequence[str]) -> np.ndarray:
         """Probabilities float32 (n, C): softmax (binary/multiclass) or sigmoid (multilabel)."""
