@@ -6,6 +6,7 @@ import io
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -391,6 +392,32 @@ def test_chunk_fields_pair_headers_with_sequences():
     assert _chunk_fields(b">a\xff\nAC") is None  # not UTF-8
 
 
+def test_few_long_records_are_split_record_by_record():
+    from bioseq.io.fasta import _few_records, _sparse_records
+
+    short = b"".join(b">r%d\nACGT\n" % i for i in range(100))[:-1]
+    assert not _few_records(short) and _few_records(short[:100]) and _few_records(b">a\nAC")
+    assert _sparse_records(b">a x\nAC\nGT\n>b\nT") == (["a x", "b"], [b"ACGT", b"T"])
+    assert _sparse_records(b">a\xff\nAC") is None
+
+
+def test_soft_masked_long_records_read_like_the_slow_path(tmp_path, monkeypatch):
+    rng = np.random.default_rng(0)
+    letters = np.frombuffer(b"ACGTNacgtn", np.uint8)
+    text = "".join(
+        f">chr{i} soft-masked\n" + "\n".join(
+            seq[j : j + 60] for j in range(0, len(seq), 60)
+        ) + "\n"
+        for i in range(3)
+        for seq in [letters[rng.integers(0, 10, 50_000)].tobytes().decode()]
+    )
+    path = write(tmp_path, "genome.fa", text)
+    fast = list(iter_sequences(path, alphabet="dna"))
+    assert [len(it.seq) for it in fast] == [50_000] * 3 and all(it.seq.isupper() for it in fast)
+    monkeypatch.setattr(readers._Scan, "_fasta_fast", lambda self, data, path: None)
+    assert list(iter_sequences(path, alphabet="dna")) == fast
+
+
 # Pieces that each break some shortcut of the fast path: whitespace of every kind in
 # headers (tabs, NBSP, the \x1c-\x1f separators str.split() cuts at), a header with
 # no id, ">" inside headers and sequence lines, \x01 (the fast path's separator),
@@ -418,10 +445,11 @@ _raw_record = st.tuples(_header, _seq_lines)
     newline=st.sampled_from(["\n", "\r\n"]),
     chunk=st.sampled_from([8, 1 << 20]),
     labels=st.sampled_from([None, False]),
+    sparse=st.booleans(),
 )
-def test_fast_and_slow_paths_agree_on_any_text(tmp_path, monkeypatch, records, newline, chunk, labels):
-    """Whatever the text, the column-wise fast path returns what the record-by-record
-    slow path returns, or raises the same error."""
+def test_fast_and_slow_paths_agree_on_any_text(tmp_path, monkeypatch, records, newline, chunk, labels, sparse):
+    """Whatever the text, the column-wise fast path (either way of taking a chunk
+    apart) returns what the record-by-record slow path returns, or raises the same error."""
     text = "".join(
         (f">{before}r{i}{after}" if before is not None else ">" + after.lstrip("_2a"))
         + newline
@@ -431,6 +459,7 @@ def test_fast_and_slow_paths_agree_on_any_text(tmp_path, monkeypatch, records, n
     path = tmp_path / "fuzz.fa"
     path.write_bytes(text.encode())
     monkeypatch.setattr(readers, "_CHUNK", chunk)
+    monkeypatch.setattr(readers, "_few_records", lambda data: sparse)
 
     def outcome():
         try:

@@ -119,6 +119,36 @@ def _chunk_fields(chunk: bytes) -> list[str] | None:
     return fields if len(fields) == 2 * len(head_lines) else None
 
 
+def _few_records(chunk: bytes, few: int = 16) -> bool:
+    """True when a chunk holds fewer than ``few`` records (over 64 kb each in a 1 MiB
+    chunk: chromosomes, contigs), which :func:`_sparse_records` splits faster than
+    :func:`_chunk_fields` (measured: soft-masked 2.5 Mb records 0.99x
+    ``SimpleFastaParser``'s speed against 0.77x; 10 kb reads are faster the dense way).
+    """
+    pos = 0
+    for _ in range(few):
+        pos = chunk.find(b"\n>", pos) + 1
+        if not pos:
+            return True
+    return False
+
+
+def _sparse_records(chunk: bytes) -> tuple[list[str], list[bytes]] | None:
+    """``(headers, sequences)`` of a chunk from :func:`_fasta_chunks`, record by record:
+    headers decoded without their ``>``, sequences as bytes without line breaks.
+    None when a header is not UTF-8 (the slow path names it)."""
+    heads: list[str] = []
+    bodies: list[bytes] = []
+    for record in chunk[1:].split(b"\n>"):
+        head, _, body = record.partition(b"\n")
+        try:
+            heads.append(head.decode())
+        except UnicodeDecodeError:
+            return None
+        bodies.append(body.replace(b"\n", b""))
+    return heads, bodies
+
+
 def _split_header(rec: bytes, line: int, path: str) -> tuple[str, str, bytes]:
     """(id, title, body) of one FASTA record from :func:`_fasta_blocks`."""
     nl = rec.find(b"\n")
