@@ -25,6 +25,12 @@ per-record overhead, so ``--datasets`` selects the sources.
     python bench/read_speed.py                 # 50 Mbases from all four datasets
     python bench/read_speed.py --datasets ienhancer2l_enhancer gb_nontata_promoters_testsplit
     python bench/read_speed.py --mbases 200 --repeats 5
+    python bench/read_speed.py --shapes        # + chromosome-sized and long-read files (information)
+
+``--shapes`` also times two other shapes of ~50 Mbases of the same real DNA
+(information, no target): 20 soft-masked "chromosomes" of 2.5 Mbases wrapped at
+60 (a third of the letters lowercase, in runs), and 5,000 unwrapped 10 kb
+"long reads".
 """
 
 from __future__ import annotations
@@ -84,6 +90,34 @@ def build_fasta(
     return n, bases
 
 
+DNA_DATASETS = ("splice_uci", "ienhancer2l_enhancer", "gb_nontata_promoters_testsplit")
+
+
+def build_shape(path: Path, shape: str, data_dir: Path = ROOT / "data", seed: int = 0) -> tuple[int, int]:
+    """Write the ``chromosomes`` or ``long-reads`` file of ``--shapes``; return (records, bases).
+
+    Records are random windows of the bundled real DNA, joined end to end.
+    """
+    import numpy as np
+
+    pool = np.frombuffer("".join(seq.upper() for _, _, seq in _real_records(data_dir, DNA_DATASETS)).encode(),
+                         np.uint8)
+    rng = np.random.default_rng(seed)
+    n, length, width = (20, 2_500_000, 60) if shape == "chromosomes" else (5_000, 10_000, 0)
+    with open(path, "w") as fh:
+        for i in range(n):
+            starts = rng.integers(0, len(pool) - 1000, size=length // 1000)
+            seq = np.concatenate([pool[s : s + 1000] for s in starts])
+            if shape == "chromosomes":  # soft-mask runs of 200-2,000 letters, a third of them
+                edges = np.cumsum(rng.integers(200, 2000, size=length // 200))
+                masked = (np.searchsorted(edges, np.arange(length), side="right") % 3) == 0
+                seq = np.where(masked, seq | 0x20, seq)  # ASCII lowercase
+            text = seq.tobytes().decode()
+            lines = [text[j : j + width] for j in range(0, length, width)] if width else [text]
+            fh.write(f">{shape}_{i} synthetic from bundled DNA\n" + "\n".join(lines) + "\n")
+    return n, n * length
+
+
 def _best_interleaved(fns: dict[str, Callable[[], int]], repeats: int) -> dict[str, tuple[float, int]]:
     """Best CPU time of each contender; runs alternate (a, b, c, a, b, c...) so that a
     shared machine's changing load hits every contender alike."""
@@ -123,6 +157,31 @@ def _contenders(path: Path) -> dict[str, Callable[[], int]]:
     }
 
 
+def _report(path: Path, n: int, size_mb: float, repeats: int, targets: bool) -> None:
+    """Time every contender on ``path`` and print their speeds and bioseq's ratios."""
+    print(f"\n{path.name}: best of {repeats}, CPU seconds; MB/s of uncompressed FASTA")
+    times = {}
+    for name, (secs, count) in _best_interleaved(_contenders(path), repeats).items():
+        if count != n:
+            raise SystemExit(f"{name} read {count} records, expected {n}")
+        times[name] = secs
+        print(f"  {name:<22} {secs:7.3f} s  {size_mb / secs:7.1f} MB/s  {n / secs / 1e6:5.2f} M rec/s")
+    fast = times["SimpleFastaParser"] / times["bioseq iter_columns"]
+    items = times["SimpleFastaParser"] / times["bioseq iter_sequences"]
+    full = times["SeqIO.parse"] / times["bioseq read"]
+
+    def verdict(ratio: float, target: float) -> str:
+        if not targets:
+            return ""
+        return f"(target >= {target:.2f}x) {'OK' if ratio >= target else 'BELOW TARGET'}"
+
+    # iter_columns is what prediction and embedding read with (ids and
+    # sequences in lists per chunk, validated, labels not parsed).
+    print(f"  iter_columns / SimpleFastaParser speed:   {fast:.2f}x {verdict(fast, 0.8)}")
+    print(f"  iter_sequences / SimpleFastaParser speed: {items:.2f}x (information: + labels, one tuple per record)")
+    print(f"  read / SeqIO.parse speed:                 {full:.2f}x {verdict(full, 1.0)}")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--mbases", type=float, default=50.0, help="size of the test file (default 50)")
@@ -130,6 +189,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--no-gzip", action="store_true", help="time the plain file only")
     parser.add_argument("--datasets", nargs="+", default=list(DATASETS), choices=DATASETS, metavar="NAME",
                         help="datasets under data/ to take records from (default: all four)")
+    parser.add_argument("--shapes", action="store_true",
+                        help="also time chromosome-sized and long-read files (information)")
     args = parser.parse_args(argv)
 
     with tempfile.TemporaryDirectory(prefix="bioseq-read-speed-") as tmp:
@@ -145,24 +206,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{n:,} records, {bases / 1e6:.1f} Mbases, {size_mb:.1f} MB uncompressed, from "
               f"{', '.join(args.datasets)} (built in {time.perf_counter() - t0:.1f} s)")
         for path in paths:
-            print(f"\n{path.name}: best of {args.repeats}, CPU seconds; MB/s of uncompressed FASTA")
-            times = {}
-            for name, (secs, count) in _best_interleaved(_contenders(path), args.repeats).items():
-                if count != n:
-                    raise SystemExit(f"{name} read {count} records, expected {n}")
-                times[name] = secs
-                print(f"  {name:<22} {secs:7.3f} s  {size_mb / secs:7.1f} MB/s  {n / secs / 1e6:5.2f} M rec/s")
-            fast = times["SimpleFastaParser"] / times["bioseq iter_columns"]
-            items = times["SimpleFastaParser"] / times["bioseq iter_sequences"]
-            full = times["SeqIO.parse"] / times["bioseq read"]
-            # iter_columns is what prediction and embedding read with (ids and
-            # sequences in lists per chunk, validated, labels not parsed).
-            print(f"  iter_columns / SimpleFastaParser speed:   {fast:.2f}x (target >= 0.80x) "
-                  f"{'OK' if fast >= 0.8 else 'BELOW TARGET'}")
-            print(f"  iter_sequences / SimpleFastaParser speed: {items:.2f}x (information: + labels, one tuple "
-                  "per record)")
-            print(f"  read / SeqIO.parse speed:                 {full:.2f}x (target >= 1.00x) "
-                  f"{'OK' if full >= 1.0 else 'BELOW TARGET'}")
+            _report(path, n, size_mb, args.repeats, targets=True)
+        if args.shapes:
+            for shape in ("chromosomes", "long-reads"):
+                path = Path(tmp) / f"{shape}.fa"
+                t0 = time.perf_counter()
+                count, bases = build_shape(path, shape)
+                mb = path.stat().st_size / 1e6
+                print(f"\n{shape}: {count:,} records, {bases / 1e6:.1f} Mbases, {mb:.1f} MB "
+                      f"(built in {time.perf_counter() - t0:.1f} s); information, no target")
+                _report(path, count, mb, args.repeats, targets=False)
     return 0
 
 
