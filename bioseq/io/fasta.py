@@ -98,7 +98,8 @@ def _chunk_fields(chunk: bytes) -> list[str] | None:
     """
     if b"\x01" in chunk:
         return None
-    marked = np.frombuffer(chunk, np.uint8).copy()
+    buffer = bytearray(chunk)  # marked in place through a NumPy view, then decoded: no other copy
+    marked = np.frombuffer(buffer, np.uint8)
     breaks = np.flatnonzero(marked == _NEWLINE)
     line_starts = breaks + 1
     if len(line_starts) and line_starts[-1] == len(marked):
@@ -113,7 +114,7 @@ def _chunk_fields(chunk: bytes) -> list[str] | None:
     marked[line_starts[later]] = _NEWLINE  # the ">" of later headers, deleted with the newlines
     marked[0] = _NEWLINE  # the first header's ">"
     try:
-        fields = marked.tobytes().replace(b"\n", b"").decode().split("\x01")
+        fields = buffer.replace(b"\n", b"").decode().split("\x01")
     except UnicodeDecodeError:
         return None
     return fields if len(fields) == 2 * len(head_lines) else None
