@@ -20,7 +20,7 @@ from bioseq.errors import (
     LabelError,
     PluginError,
 )
-from bioseq.io import readers
+from bioseq.io import reader_plugins, readers
 from bioseq.io.readers import (
     READERS,
     EmblReader,
@@ -162,13 +162,13 @@ def test_iteration_is_lazy(tmp_path, monkeypatch):
     monkeypatch.setattr(readers, "_CHUNK", 4096)
     path = write(tmp_path, "big.fa", "".join(f">r{i}\n{'ACGT' * 50}\n" for i in range(5000)))
     handles = []
-    real_open = readers.open_binary
+    real_open = reader_plugins.open_binary
 
     def spy(p):
         handles.append(real_open(p))
         return handles[-1]
 
-    monkeypatch.setattr(readers, "open_binary", spy)
+    monkeypatch.setattr(reader_plugins, "open_binary", spy)
     it = iter_sequences(path)
     assert next(it).id == "r0"
     assert handles[0].tell() < path.stat().st_size / 10

@@ -38,35 +38,24 @@ message names the file, the record id and the line:
   (see :mod:`bioseq.io.labels`; ``label=`` tokens are looked for in the
   description after the id).
 
-Readers are plugins (entry-point group ``bioseq.readers``): a class with
-``name``, ``extensions`` and ``records(handle, path)`` yielding
-:class:`RawRecord`; set ``binary = True`` to receive the decompressed binary
-handle instead of a text one. :func:`check_reader` checks a plugin.
-
+Readers are plugins (entry-point group ``bioseq.readers``, see
+:mod:`bioseq.io.reader_plugins`, with :func:`check_reader` for plugin authors).
 The built-in readers live in :mod:`bioseq.io.fasta` (with the chunked FASTA
 split) and :mod:`bioseq.io.record_readers` (FASTQ, GenBank, EMBL),
-:class:`RawRecord` in :mod:`bioseq.io.records`; all are re-exported here.
+:class:`RawRecord` in :mod:`bioseq.io.records`, the letter checks in
+:mod:`bioseq.io.letters`; the public names are re-exported here.
 """
 
 from __future__ import annotations
 
 import contextlib
-import io
 import os
 from collections.abc import Iterator, Sequence
 from itertools import chain, islice, repeat
 from operator import itemgetter
-from typing import IO, Any, NamedTuple
+from typing import Any, NamedTuple
 
-from bioseq.errors import (
-    AlphabetError,
-    BioseqError,
-    ConfigError,
-    DuplicateIdError,
-    EmptyInputError,
-    InputFormatError,
-    PluginError,
-)
+from bioseq.errors import BioseqError, ConfigError, DuplicateIdError, EmptyInputError, InputFormatError
 from bioseq.io.fasta import (
     _CHUNK,
     FastaReader,
@@ -76,13 +65,14 @@ from bioseq.io.fasta import (
     _few_records,
     _sparse_records,
 )
-from bioseq.io.formats import EXTENSIONS, FORMATS, STDIN, format_extension, open_binary, sniff_format
+from bioseq.io.formats import STDIN
 from bioseq.io.ids import SeenIds
 from bioseq.io.labels import LabelSpec, label_source
+from bioseq.io.letters import clean_letters, letter_policy, normalise_record
+from bioseq.io.reader_plugins import READERS, check_reader, open_reader
 from bioseq.io.record_readers import EmblReader, FastqReader, GenBankReader
-from bioseq.io.records import RawRecord, _decompress_error
-from bioseq.plugins import Registry
-from bioseq.tokenize.alphabets import UNKNOWN_POLICIES, Alphabet, get_alphabet
+from bioseq.io.records import RawRecord
+from bioseq.tokenize.alphabets import Alphabet
 
 PathArg = str | os.PathLike | Sequence[str | os.PathLike]
 
@@ -117,218 +107,7 @@ class SequenceItem(NamedTuple):
     labels: tuple[str, ...] | None
 
 
-# --------------------------------------------------------------------------- plugins
-
-
-def _validate_reader(name: str, obj: object) -> None:
-    """Static conformance check run by the registry before a reader is used."""
-    problems = []
-    if not isinstance(obj, type):
-        problems.append("is not a class")
-    else:
-        if not isinstance(getattr(obj, "name", None), str) or not obj.name:
-            problems.append("has no str attribute 'name'")
-        exts = getattr(obj, "extensions", None)
-        if not isinstance(exts, (tuple, list)) or not all(
-            isinstance(e, str) and e.startswith(".") for e in exts
-        ):
-            problems.append("'extensions' must be a tuple of strings starting with '.'")
-        if not callable(getattr(obj, "records", None)):
-            problems.append("has no method records(handle, path)")
-        if not isinstance(getattr(obj, "binary", False), bool):
-            problems.append("'binary' must be a bool")
-    if problems:
-        raise PluginError(f"reader {name!r} " + "; ".join(problems))
-
-
-READERS: Registry[type] = Registry("bioseq.readers", validate=_validate_reader)
-
-
-def check_reader(reader_cls: type, sample: str | os.PathLike | None = None) -> None:
-    """Conformance check for reader plugin authors; call it in your plugin's tests.
-
-    Checks the class attributes, that it instantiates without arguments and,
-    given a ``sample`` file in its format, that ``records`` yields well-formed
-    :class:`RawRecord`s which survive bioseq's validation (via
-    ``iter_sequences(sample, format=reader_cls)``).
-
-    Raises:
-        PluginError: what does not conform, naming the reader.
-    """
-    name = getattr(reader_cls, "name", repr(reader_cls))
-    _validate_reader(name, reader_cls)
-    try:
-        reader = reader_cls()
-    except Exception as exc:
-        raise PluginError(f"reader {name!r} cannot be instantiated without arguments: {exc}") from exc
-    if sample is None:
-        return
-    count = 0
-    with _open_reader(sample, None, reader) as (_, handle):
-        for rec in reader.records(handle, os.fspath(sample)):
-            count += 1
-            where = f"reader {name!r}, record #{count}"
-            fields = getattr(rec, "_fields", ())
-            if not isinstance(rec, tuple) or tuple(fields[:4]) != RawRecord._fields[:4]:
-                raise PluginError(f"{where}: records() must yield RawRecord, got {type(rec).__name__}")
-            if not isinstance(rec.id, str) or not rec.id or rec.id != rec.id.strip() or " " in rec.id:
-                raise PluginError(f"{where}: id must be a non-empty str without whitespace, got {rec.id!r}")
-            if not isinstance(rec.description, str):
-                raise PluginError(f"{where}: description must be a str")
-            if not isinstance(rec.seq, (str, bytes)):
-                raise PluginError(f"{where}: seq must be str or bytes, got {type(rec.seq).__name__}")
-            if rec.line is not None and (not isinstance(rec.line, int) or rec.line < 1):
-                raise PluginError(f"{where}: line must be None or a 1-based int, got {rec.line!r}")
-    if count == 0:
-        raise PluginError(f"reader {name!r} yielded no records from the sample {os.fspath(sample)}")
-    try:
-        n = sum(1 for _ in iter_sequences(sample, format=reader_cls))
-    except BioseqError as exc:
-        raise PluginError(f"reader {name!r}: its records fail validation: {exc}") from exc
-    if n != count:
-        raise PluginError(f"reader {name!r} yields different records on a second pass ({count} vs {n})")
-
-
-def _plugin_extensions() -> dict[str, str]:
-    """Extensions declared by third-party readers (broken plugins are skipped here)."""
-    table = {}
-    for name in READERS.names():
-        if name in FORMATS:
-            continue
-        try:
-            cls = READERS.get(name)
-        except PluginError:
-            continue
-        for ext in cls.extensions:
-            table.setdefault(ext.lower(), name)
-    return table
-
-
-def _resolve_reader(path: str, fmt: str | type | None, handle: IO[bytes]):
-    """Pick the reader: explicit ``format``, else extension, else the content's first bytes."""
-    if fmt is not None:
-        if isinstance(fmt, type):
-            _validate_reader(getattr(fmt, "name", repr(fmt)), fmt)
-            return fmt()
-        return READERS.get(fmt.lower())()
-    if path != STDIN:
-        ext = format_extension(path)
-        name = EXTENSIONS.get(ext) or (_plugin_extensions().get(ext) if ext else None)
-        if name is not None:
-            return READERS.get(name)()
-    try:
-        head = handle.peek(512)[:512]  # type: ignore[attr-defined]
-    except (OSError, EOFError) as exc:
-        raise _decompress_error(path, exc, None) from exc
-    name = sniff_format(head)
-    if name is None:
-        if not head.strip():
-            return READERS.get("fasta")()  # empty input: reported as such by the caller
-        raise InputFormatError(
-            f"cannot tell the sequence format (extension {format_extension(path) or 'none'!r}, "
-            f"content starts {head[:20]!r}); pass format= (one of {', '.join(READERS.names())})",
-            path=path,
-        )
-    return READERS.get(name)()
-
-
-@contextlib.contextmanager
-def _open_reader(path: str | os.PathLike, fmt: str | type | None, reader=None) -> Iterator[tuple[Any, IO]]:
-    """Open ``path``, pick its reader, and yield (reader, handle): binary or text as the reader asks."""
-    handle = open_binary(path)
-    try:
-        if reader is None:
-            reader = _resolve_reader(os.fspath(path), fmt, handle)
-        if getattr(reader, "binary", False):
-            yield reader, handle
-        else:
-            text = io.TextIOWrapper(handle, encoding="utf-8")  # type: ignore[arg-type]
-            try:
-                yield reader, text
-            finally:
-                text.detach()
-    finally:
-        handle.close()
-
-
-# --------------------------------------------------------------------------- validation
-
-_WHITESPACE = b" \t\r\n\v\f"
-_UPPER = bytes.maketrans(b"abcdefghijklmnopqrstuvwxyz", b"ABCDEFGHIJKLMNOPQRSTUVWXYZ")
-_ANY_LETTERS = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ*-."
 _ID_SPACES = "\t\v\f\r\x1c\x1d\x1e\x1f"  # what str.split() cuts ASCII ids at, besides " "
-
-
-def _policy(alphabet: str | Alphabet | None, unknown: str) -> tuple[bytes, Alphabet | None]:
-    """The bytes allowed in a sequence under (alphabet, unknown)."""
-    if unknown not in UNKNOWN_POLICIES:
-        raise ConfigError(f"unknown={unknown!r}; choose one of {', '.join(UNKNOWN_POLICIES)}")
-    if alphabet is None:
-        return _ANY_LETTERS, None
-    alpha = get_alphabet(alphabet)
-    allowed = alpha.letters + (alpha.ambiguous if unknown == "map" else "")
-    return allowed.encode("ascii"), alpha
-
-
-def _alphabet_error(
-    raw: RawRecord, bad: bytes, allowed: bytes, alpha: Alphabet | None, unknown: str, path: str
-) -> AlphabetError:
-    letters = sorted(set(bad.decode("latin-1")))
-    shown = ", ".join(repr(c) for c in letters[:12]) + (" ..." if len(letters) > 12 else "")
-    line = raw.line
-    if isinstance(raw.seq, bytes) and raw.line is not None:
-        for i, part in enumerate(raw.seq.split(b"\n")):  # error path only: find the line
-            if part.translate(_UPPER, _WHITESPACE).translate(None, allowed):
-                line = raw.line + 1 + i
-                break
-    if alpha is None:
-        msg = f"characters {shown} are not sequence letters"
-    elif unknown == "reject" and all(c in alpha.ambiguous for c in letters):
-        msg = (
-            f"ambiguity codes {shown} rejected by unknown='reject'; "
-            f"use unknown='map' to map IUPAC codes to the unknown token"
-        )
-    else:
-        msg = (
-            f"letters {shown} are not in the {alpha.name} alphabet ({alpha.letters}; ambiguity codes "
-            f"{alpha.ambiguous} are accepted with unknown='map'). Wrong alphabet, or a corrupt file?"
-        )
-    return AlphabetError(msg, path=path, record=raw.id, line=line)
-
-
-def _normalise(raw: RawRecord, allowed: bytes, alpha: Alphabet | None, unknown: str, path: str) -> str:
-    """Upper-case, strip whitespace and check letters: three C-level passes, no Python loop."""
-    seq = raw.seq
-    if isinstance(seq, str):
-        try:
-            seq = seq.encode("ascii")
-        except UnicodeEncodeError:
-            bad = "".join(sorted({c for c in seq if ord(c) > 127}))
-            raise AlphabetError(
-                f"non-ASCII characters {bad!r} in the sequence", path=path, record=raw.id, line=raw.line
-            ) from None
-    clean = seq.translate(_UPPER, _WHITESPACE)
-    if not clean:
-        raise InputFormatError("record has an empty sequence", path=path, record=raw.id, line=raw.line)
-    bad = clean.translate(None, allowed)
-    if bad:
-        raise _alphabet_error(raw, bad, allowed, alpha, unknown, path)
-    return clean.decode("ascii")
-
-
-def _clean_letters(letters: bytes, allowed: bytes) -> bytes | None:
-    """``letters`` upper-cased and without blanks; None when a letter is not ``allowed``.
-
-    ``letters`` itself comes back when it is clean already. ``translate(None,
-    allowed)`` costs 0.7 ns a letter when it deletes them all but 2.5 when it must
-    keep them, so soft-masked (lowercase) input is spotted on a sample first.
-    """
-    if not (letters[:4096].translate(None, allowed) or letters.translate(None, allowed)):
-        return letters
-    if not letters.translate(None, allowed + allowed.lower()):  # only lowercase to fix
-        return letters.upper()
-    letters = letters.translate(_UPPER, _WHITESPACE)  # blanks (or bad letters)
-    return None if letters.translate(None, allowed) else letters
 
 
 def _label_text(rid: str, description: str) -> str:
@@ -386,7 +165,7 @@ class _Scan:
         self.paths = _as_paths(path)
         self.names = [os.fspath(p) for p in self.paths]
         self.format = format
-        self.allowed, self.alpha = _policy(alphabet, unknown)
+        self.allowed, self.alpha = letter_policy(alphabet, unknown)
         self.unknown = unknown
         self.source = label_source(labels)
         self.allow_empty = allow_empty
@@ -408,7 +187,7 @@ class _Scan:
             if name == STDIN:
                 confirm = False
                 continue
-            with contextlib.suppress(BioseqError, OSError), _open_reader(name, self.format) as opened:
+            with contextlib.suppress(BioseqError, OSError), open_reader(name, self.format) as opened:
                 reader, handle = opened
                 found = next(
                     (
@@ -431,7 +210,7 @@ class _Scan:
     def chunks(self) -> Iterator[_Chunk]:
         for index, p in enumerate(self.paths):
             path, count = self.names[index], 0
-            with _open_reader(p, self.format) as (reader, handle):
+            with open_reader(p, self.format) as (reader, handle):
                 if type(reader) is FastaReader:
                     # _CHUNK is read from this module at each call (tests shrink it here)
                     for line, data in _fasta_chunks(handle, path, _CHUNK):
@@ -492,7 +271,7 @@ class _Scan:
         heads, seqs = fields[0::2], fields[1::2]
         # one buffer for the letter check; "\x01" keeps records apart if it must be cleaned
         letters = "\x01".join(seqs).encode()
-        clean = _clean_letters(letters, self.allowed + b"\x01")
+        clean = clean_letters(letters, self.allowed + b"\x01")
         if clean is None:
             return None
         if self.seq_bytes:
@@ -510,7 +289,7 @@ class _Scan:
         heads, bodies = records
         seqs = []
         for body in bodies:
-            clean = _clean_letters(body, self.allowed)
+            clean = clean_letters(body, self.allowed)
             if not clean:
                 return None
             seqs.append(clean if self.seq_bytes else clean.decode())
@@ -554,7 +333,7 @@ class _Scan:
                 error = self.duplicate(rid, path, raw.line, confirm=rid not in here)
                 if error is not None:
                     raise error
-            seqs.append(_normalise(raw, self.allowed, self.alpha, self.unknown, path))
+            seqs.append(normalise_record(raw, self.allowed, self.alpha, self.unknown, path))
             labels.append(self.source.lookup(path, rid, _label_text(rid, raw.description), raw.line))
             titles.append(raw.description)
             here.add(rid)
