@@ -15,8 +15,8 @@ Two entry points over one validating core:
 
 Both are lazy: memory stays constant on a multi-GB file, apart from the hashes
 of the record ids kept to detect duplicates (8 bytes per record, see
-:mod:`bioseq.io.ids`) and the largest single record. Records are read one chunk (~1 MiB, or 1,024 records for
-non-FASTA readers) ahead.
+:mod:`bioseq.io.ids`) and the largest single record. Records are read one
+chunk (~1 MiB, or 1,024 records for non-FASTA readers) ahead.
 
 Every input is checked; problems raise :mod:`bioseq.errors` classes whose
 message names the file, the record id and the line:
