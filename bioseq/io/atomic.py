@@ -48,3 +48,56 @@ def atomic_open(path: str | os.PathLike[str], mode: str = "w", **kwargs) -> Iter
         raise ValueError("atomic_open is for writing ('w' or 'wb')")
     with atomic_path(path) as tmp, open(tmp, mode.replace("x", "w"), **kwargs) as fh:
         yield fh
+
+
+class AtomicWriter:
+    """The one writer protocol of bioseq: ``write(batch)`` then ``close()``, atomic.
+
+    Every streaming output (prediction tables, embedding exports, caches,
+    training logs) is a subclass: ``write(batch)`` appends one batch (each
+    writer documents its batch type), ``close()`` finishes the file and puts it
+    in place, ``abort()`` throws the partial output away. Used as a context
+    manager, a clean exit closes and an exception aborts, so an interrupted run
+    never leaves a truncated file where the output belongs (kipoi's writers,
+    with the atomic rename made part of the contract).
+
+    Subclasses implement :meth:`write`, :meth:`_commit` and :meth:`_discard`;
+    :meth:`close` and :meth:`abort` make sure each runs at most once.
+    """
+
+    _finished = False
+
+    def write(self, batch) -> None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _commit(self) -> None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _discard(self) -> None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Finish the output and move it into place (a second call does nothing)."""
+        if not self._finished:
+            self._finished = True
+            try:
+                self._commit()
+            except BaseException:
+                self._discard()
+                raise
+
+    def abort(self) -> None:
+        """Discard everything written so far; the destination is left as it was."""
+        if not self._finished:
+            self._finished = True
+            self._discard()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> bool:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
+        return False
