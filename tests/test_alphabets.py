@@ -1,7 +1,7 @@
 import pytest
 
+from bioseq.alphabets import DNA, PROTEIN, RNA, get_alphabet
 from bioseq.errors import ConfigError
-from bioseq.tokenize.alphabets import DNA, PROTEIN, RNA, get_alphabet
 
 
 def test_lookup_is_case_insensitive():

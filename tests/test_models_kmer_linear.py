@@ -95,7 +95,7 @@ def test_multilabel_sigmoid_and_constant_label():
 
 
 def test_canonical_features_are_strand_symmetric():
-    from bioseq.tokenize.alphabets import DNA
+    from bioseq.alphabets import DNA
 
     seqs, y = _composition_problem()
     m = _model(k=4, canonical=True).fit(seqs, y)

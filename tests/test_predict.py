@@ -12,10 +12,10 @@ from Bio.Seq import Seq
 from Bio.SeqRecord import SeqRecord
 
 import bioseq
+from bioseq.alphabets import DNA
 from bioseq.errors import AlphabetError, ConfigError
 from bioseq.io.readers import SequenceItem
 from bioseq.predict import predict_to_file
-from bioseq.tokenize.alphabets import DNA
 
 torch.set_num_threads(1)
 

@@ -7,8 +7,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bioseq.alphabets import get_alphabet
 from bioseq.errors import AlphabetError, BioseqError, ConfigError, SequenceTooShortError
-from bioseq.tokenize.alphabets import get_alphabet
 from bioseq.tokenize.kmer import CLS, MASK, PAD, UNK, KmerTokenizer, reverse_complement
 
 # ---------------------------------------------------------------- pure-Python reference
@@ -296,7 +296,7 @@ def test_reverse_complement():
 
 
 def test_canonical_with_an_alphabet_whose_complement_is_not_reversed_order():
-    from bioseq.tokenize.alphabets import DNA, Alphabet
+    from bioseq.alphabets import DNA, Alphabet
 
     odd = Alphabet("dna-actg", "ACTG", DNA.ambiguous, DNA.complement)  # takes the generic (non-bit) path
     tok = KmerTokenizer(k=3, alphabet=odd, canonical=True)

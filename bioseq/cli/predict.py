@@ -47,7 +47,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 
 def run(args: argparse.Namespace) -> int:
     from bioseq.bundle import load
-    from bioseq.training.device import set_threads
+    from bioseq.device import set_threads
 
     set_threads(args.threads)
     model = load(args.model, device=args.device)

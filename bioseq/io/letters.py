@@ -9,9 +9,9 @@ are upper-cased, whitespace is removed, and letters outside the policy are an
 
 from __future__ import annotations
 
+from bioseq.alphabets import UNKNOWN_POLICIES, Alphabet, get_alphabet
 from bioseq.errors import AlphabetError, ConfigError, InputFormatError
 from bioseq.io.records import RawRecord
-from bioseq.tokenize.alphabets import UNKNOWN_POLICIES, Alphabet, get_alphabet
 
 __all__ = ["WHITESPACE", "UPPER", "ANY_LETTERS", "letter_policy", "normalise_record", "clean_letters"]
 

@@ -55,6 +55,7 @@ from itertools import chain, islice, repeat
 from operator import itemgetter
 from typing import Any, NamedTuple
 
+from bioseq.alphabets import Alphabet
 from bioseq.errors import BioseqError, ConfigError, DuplicateIdError, EmptyInputError, InputFormatError
 from bioseq.io.fasta import (
     _CHUNK,
@@ -72,7 +73,6 @@ from bioseq.io.letters import clean_letters, letter_policy, normalise_record
 from bioseq.io.reader_plugins import READERS, check_reader, open_reader
 from bioseq.io.record_readers import EmblReader, FastqReader, GenBankReader
 from bioseq.io.records import RawRecord
-from bioseq.tokenize.alphabets import Alphabet
 
 PathArg = str | os.PathLike | Sequence[str | os.PathLike]
 

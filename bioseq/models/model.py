@@ -27,8 +27,8 @@ from typing import Any
 
 import numpy as np
 
+from bioseq.alphabets import get_alphabet
 from bioseq.errors import AlphabetError, BundleError, ConfigError, PluginError
-from bioseq.tokenize.alphabets import get_alphabet
 
 LONG_INPUT_POLICIES = ("windows", "truncate", "center")
 
@@ -314,7 +314,7 @@ class Model:
     def _to_device(self, device: Any) -> Any:
         if self.kind != "torch" or self.net is None:
             return device
-        from bioseq.training.device import resolve_device
+        from bioseq.device import resolve_device
 
         dev = resolve_device(device)
         self.net.to(dev)
@@ -467,7 +467,7 @@ class Model:
         import torch
 
         from bioseq.data.batching import collate
-        from bioseq.training.device import autocast
+        from bioseq.device import autocast
 
         net = self.net
         n = len(tokens)

@@ -100,7 +100,7 @@ def _fail(arch: Any, what: str) -> None:
 
 
 def _random_seqs(alphabet: str, lengths: list[int], rng: np.random.Generator) -> list[str]:
-    from bioseq.tokenize.alphabets import get_alphabet
+    from bioseq.alphabets import get_alphabet
 
     letters = np.array(list(get_alphabet(alphabet).letters))
     return ["".join(rng.choice(letters, size=n)) for n in lengths]

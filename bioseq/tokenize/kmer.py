@@ -15,7 +15,7 @@ uses overlapping k-mers, ``stride=1``; ``stride=k`` gives non-overlapping
   smaller member, so ids are compact and :attr:`vocab_size` counts classes
   (``4 + (4**k + 4**(k/2)) / 2`` for even k, ``4 + 4**k / 2`` for odd k).
 
-Letters (see :mod:`bioseq.tokenize.alphabets`): lowercase (soft-masked) letters
+Letters (see :mod:`bioseq.alphabets`): lowercase (soft-masked) letters
 are accepted; a k-mer that covers an ambiguity code (``N``, IUPAC ``RYSWKMBDHV``,
 protein ``XBZJUO*``) becomes ``UNK`` (``unknown="map"``) or raises
 :class:`~bioseq.errors.AlphabetError` (``unknown="reject"``); any other letter
@@ -43,8 +43,8 @@ from typing import Any
 
 import numpy as np
 
+from bioseq.alphabets import UNKNOWN_POLICIES, Alphabet, get_alphabet
 from bioseq.errors import AlphabetError, ConfigError, SequenceTooShortError
-from bioseq.tokenize.alphabets import UNKNOWN_POLICIES, Alphabet, get_alphabet
 
 PAD, UNK, CLS, MASK = 0, 1, 2, 3
 N_SPECIAL = 4

@@ -6,7 +6,8 @@
 * :mod:`~bioseq.training.loop` -- the torch loop (AdamW, LR schedule, RC augmentation, crops).
 * :mod:`~bioseq.training.metrics` -- validation metrics and the selection metric.
 * :mod:`~bioseq.training.early_stopping`, :mod:`~bioseq.training.checkpoint`,
-  :mod:`~bioseq.training.device`, :mod:`~bioseq.training.distributed` (DDP under torchrun).
+  :mod:`~bioseq.training.distributed` (DDP under torchrun). Device choice lives in
+  :mod:`bioseq.device` (inference needs it too).
 
 Nothing is imported here, so ``import bioseq.training`` stays cheap.
 """

@@ -212,11 +212,11 @@ def _train(
 ) -> Any:
     import torch
 
+    from bioseq.device import resolve_device, set_threads
     from bioseq.models.model import Model, default_long_input, get_arch
     from bioseq.models.registry import resolve_hparams
     from bioseq.tokenize.kmer import KmerTokenizer
     from bioseq.training.data import load_labelled, resolve_alphabet, stratified_split
-    from bioseq.training.device import resolve_device, set_threads
     from bioseq.training.labels import LabelEncoder, infer_task, label_counts
     from bioseq.training.loop import DistContext, LoopConfig, TrainTensors, ValidTensors, fit_torch
     from bioseq.training.metrics import compute_metrics, selection_metric

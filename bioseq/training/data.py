@@ -102,7 +102,7 @@ def fingerprint_records(records: Iterable[tuple[str, str, Sequence[str] | None]]
 def resolve_alphabet(src: Any, alphabet: str | None, labels: Any = None) -> str:
     """The alphabet to train with: ``alphabet`` when given, else inferred from the first records."""
     if alphabet is not None:
-        from bioseq.tokenize.alphabets import get_alphabet
+        from bioseq.alphabets import get_alphabet
 
         return get_alphabet(alphabet).name
     sample = [it.seq for it in islice(_iter_items(src, labels=labels), ALPHABET_SAMPLE)]
@@ -123,7 +123,7 @@ def load_labelled(src: Any, alphabet: str, labels: Any = None) -> LabelledSet:
         LabelError: a record without a label (names file and record).
         EmptyInputError: no records.
     """
-    from bioseq.tokenize.alphabets import get_alphabet
+    from bioseq.alphabets import get_alphabet
 
     source = _describe(src)
     out = LabelledSet(source=source)

@@ -50,7 +50,7 @@ def process_group(device: str = "auto") -> Iterator[tuple[DistContext, str]]:
     import torch
     import torch.distributed as dist
 
-    from bioseq.training.device import resolve_device
+    from bioseq.device import resolve_device
 
     if not dist.is_available():
         raise ConfigError("this torch build has no torch.distributed")

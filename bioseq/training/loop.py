@@ -224,7 +224,7 @@ def fit_torch(
 
     from bioseq.data.batching import LengthBucketSampler, collate
     from bioseq.data.windows import random_crop
-    from bioseq.training.device import autocast
+    from bioseq.device import autocast
 
     dist_ctx = dist_ctx or DistContext()
     device = model.device
