@@ -62,7 +62,8 @@ def write_fasta(path: Path, n: int, length: int, seed: int = 0) -> None:
 def make_model(arch: str, path: Path):
     """An untrained model with the architecture's DNA defaults, saved as a bundle."""
     import bioseq
-    from bioseq.models.model import Model, get_arch
+    from bioseq.api import Model
+    from bioseq.models.registry import get_model as get_arch
     from bioseq.tokenize.kmer import KmerTokenizer
 
     arch_cls = get_arch(arch)

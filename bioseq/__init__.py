@@ -6,7 +6,7 @@ pay for torch until a model is used):
 * :func:`read` -- stream labelled ``SeqRecord``s from FASTA/FASTQ/GenBank/EMBL.
 * :class:`KmerTokenizer` -- vectorised k-mer token ids for DNA, RNA and protein.
 * :func:`train` -- train a classifier and write a model bundle.
-* :func:`load` -- load a model bundle (never unpickles code).
+* :func:`load` -- load a model bundle (never unpickles code) as a :class:`Model`.
 * :class:`EmbeddingCache` -- content-addressed HDF5 cache of embeddings.
 * :mod:`bioseq.errors` -- the exception classes.
 """
@@ -22,8 +22,9 @@ from bioseq._version import __version__
 _LAZY = {
     "read": ("bioseq.io.readers", "read"),
     "KmerTokenizer": ("bioseq.tokenize.kmer", "KmerTokenizer"),
-    "train": ("bioseq.training.api", "train"),
-    "load": ("bioseq.bundle", "load"),
+    "train": ("bioseq.api", "train"),
+    "load": ("bioseq.api", "load"),
+    "Model": ("bioseq.api", "Model"),
     "EmbeddingCache": ("bioseq.embed.cache", "EmbeddingCache"),
 }
 

@@ -15,22 +15,17 @@ truncated, corrupt, no bioseq metadata, newer format, unknown architecture,
 weights that do not fit the architecture) is a :class:`BundleError` naming the
 file. Nothing is ever unpickled.
 
-The model *fingerprint* (``Model.fingerprint``, used as the embedding-cache
-key) is the sha256 over the tensors (name, dtype, shape, bytes, in name order)
-and the canonical JSON of the prediction-relevant configuration
-(:data:`FINGERPRINT_KEYS`; history, metrics and timestamps excluded), so
-retraining to identical weights gives the identical fingerprint and any change
-to weights, tokenizer, labels or thresholds gives another.
+The stored ``fingerprint`` (:mod:`bioseq.models.fingerprint`, the model's
+identity for embedding caches) is checked on load, so a bundle whose weights or
+configuration changed after it was written is refused.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
-import hashlib
 import json
 import os
 import struct
-from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -39,45 +34,18 @@ import numpy as np
 from bioseq._version import __version__
 from bioseq.errors import BioseqError, BundleError
 from bioseq.io.atomic import atomic_path
+from bioseq.models.fingerprint import FINGERPRINT_FORMAT, canonical_json, compute_fingerprint
 
 if TYPE_CHECKING:
-    from bioseq.models.model import Model
+    from bioseq.models.classifier import Classifier
 
-FORMAT_NAME = "bioseq-model"
-FORMAT_VERSION = 1
+FORMAT_NAME = FINGERPRINT_FORMAT
+FORMAT_VERSION = 2  # 2: torch weights named trunk.* / pool.* / head.* (version 1 bundles still load)
 METADATA_KEY = "bioseq"
-FINGERPRINT_KEYS = (
-    "format",
-    "arch",
-    "kind",
-    "hparams",
-    "tokenizer",
-    "alphabet",
-    "labels",
-    "task",
-    "thresholds",
-    "long_input",
-)
 _MAX_HEADER = 100 * 1024 * 1024  # safetensors' own limit
 
 
-def canonical_json(obj: Any) -> str:
-    """Compact, key-sorted JSON: the same config always gives the same bytes."""
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=True)
-
-
-def compute_fingerprint(tensors: Mapping[str, np.ndarray], meta: Mapping[str, Any]) -> str:
-    """sha256 hex of the tensors and the :data:`FINGERPRINT_KEYS` part of ``meta``."""
-    h = hashlib.sha256()
-    for name in sorted(tensors):
-        arr = np.ascontiguousarray(tensors[name])
-        h.update(f"{name}\0{arr.dtype.str}\0{arr.shape}\0".encode())
-        h.update(arr.tobytes())
-    h.update(canonical_json({k: meta.get(k) for k in FINGERPRINT_KEYS}).encode())
-    return h.hexdigest()
-
-
-def save_bundle(model: Model, path: str | os.PathLike[str]) -> Path:
+def save_bundle(model: Classifier, path: str | os.PathLike[str]) -> Path:
     """Write ``model`` to ``path`` atomically (a crash leaves the old file or none).
 
     Returns:
@@ -186,21 +154,23 @@ def read_arrays(path: str | os.PathLike[str]) -> tuple[dict[str, np.ndarray], di
     return tensors, info
 
 
-def load(path: str | os.PathLike[str], device: str = "cpu") -> Model:
-    """Load a model bundle (``bioseq.load``); never unpickles.
+def load(path: str | os.PathLike[str], device: str = "cpu", cls: type[Classifier] | None = None) -> Classifier:
+    """Load a model bundle; never unpickles.
 
     Args:
         path: a ``.safetensors`` bundle written by :func:`save_bundle`.
         device: ``cpu`` (default), ``cuda`` or ``auto`` for torch models.
+        cls: the class to build (a :class:`~bioseq.models.classifier.Classifier`
+            subclass; :func:`bioseq.load` asks for the user-facing ``Model``).
 
     Raises:
         BundleError: see the module docstring; the message names ``path``.
     """
-    from bioseq.models.model import Model
+    from bioseq.models.classifier import Classifier
 
     tensors, info = read_arrays(path)
     try:
-        return Model.from_arrays(info, tensors, device=device)
+        return (cls or Classifier).from_arrays(info, tensors, device=device)
     except BundleError as exc:
         if exc.path is None:
             raise BundleError(exc.message, path=path) from None

@@ -17,15 +17,41 @@ import shutil
 import sys
 import tempfile
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from bioseq.errors import BioseqError
+from bioseq.io.sources import is_path_like, iter_source_columns
+from bioseq.io.writers import PredictionWriter
+
 if TYPE_CHECKING:
-    from bioseq.models.model import Model
+    from bioseq.models.classifier import Classifier as Model
 
 CHUNK_SIZE = 4096
+
+
+@dataclass
+class Predictions:
+    """Predictions for a set of records, in input order.
+
+    Attributes:
+        ids: record ids, ``n``.
+        probs: float32 ``(n, C)``; column ``j`` is the probability of ``labels[j]``.
+        predicted: predicted label per record (multilabel: comma-separated
+            labels at or above their threshold, ``""`` when none).
+        labels: class names, ``C``.
+    """
+
+    ids: list[str]
+    probs: np.ndarray
+    predicted: list[str]
+    labels: list[str] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.ids)
 
 
 def iter_chunks(
@@ -41,8 +67,6 @@ def iter_chunks(
     than shards); it then yields nothing. An empty iterable of records always
     yields nothing.
     """
-    from bioseq.io.sources import iter_source_columns
-
     yield from iter_source_columns(source, chunk_size, model.alphabet, allow_empty=allow_empty)
 
 
@@ -57,9 +81,6 @@ def iter_predictions(
 ) -> Iterator[tuple[list[str], np.ndarray]]:
     """``(ids, probs float32 (n_chunk, C))`` per input chunk, in input order (``allow_empty``: see
     :func:`iter_chunks`)."""
-    from bioseq.errors import BioseqError
-    from bioseq.io.sources import is_path_like
-
     where = None
     if is_path_like(source):
         where = ", ".join(map(os.fspath, source)) if isinstance(source, (list, tuple)) else os.fspath(source)
@@ -69,6 +90,29 @@ def iter_predictions(
         except BioseqError as exc:  # the tokenizer names the record; add the file
             raise (exc.located(where) if where else exc) from None
         yield ids, probs
+
+
+def predict(
+    model: Model,
+    source: Any,
+    batch_size: int = 256,
+    both_strands: bool = False,
+    *,
+    allow_empty: bool = False,
+) -> Predictions:
+    """Predict every record of a file (path, list of paths, ``"-"``) or of an iterable of
+    records (``SequenceItem``/``SeqRecord``: anything with ``.id`` and ``.seq``).
+
+    Input labels are ignored. Holds all results in memory; for large inputs use
+    :func:`predict_to_file`, which streams. ``allow_empty``: see :func:`iter_chunks`.
+    """
+    ids: list[str] = []
+    probs: list[np.ndarray] = []
+    for chunk_ids, chunk_probs in iter_predictions(model, source, batch_size, both_strands, allow_empty=allow_empty):
+        ids.extend(chunk_ids)
+        probs.append(chunk_probs)
+    p = np.concatenate(probs) if probs else np.zeros((0, model.n_classes), np.float32)
+    return Predictions(ids=ids, probs=p, predicted=model.decide(p), labels=list(model.labels))
 
 
 def predict_to_file(
@@ -102,8 +146,6 @@ def predict_to_file(
                 shutil.copyfileobj(fh, sys.stdout)
             sys.stdout.flush()
         return n
-    from bioseq.io.writers import PredictionWriter
-
     multilabel = model.task == "multilabel"
     n = 0
     with PredictionWriter(output, model.labels, multilabel=multilabel) as writer:

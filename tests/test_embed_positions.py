@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 import torch
 
+from bioseq.api import Model
 from bioseq.errors import ConfigError
-from bioseq.models.model import Model, get_arch
+from bioseq.models.registry import get_model as get_arch
 from bioseq.tokenize.kmer import KmerTokenizer
 
 SEQS = ["ACGTACGTAC" * 3, "GGGTTTAAAC" * 5, "ACGTTGCA" * 2]

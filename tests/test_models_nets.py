@@ -11,9 +11,10 @@ import torch
 from bioseq.data.batching import collate
 from bioseq.errors import ConfigError
 from bioseq.models.cnn_lstm import CnnLstmClassifier, TokenEmbedding
-from bioseq.models.heads import ClassificationHead, logits_to_probs, logits_to_probs_np, n_outputs
+from bioseq.models.heads import ClassificationHead
 from bioseq.models.pooling import AttentionPool, masked_max, masked_mean, pooled_lengths
 from bioseq.models.transformer import TransformerClassifier, sinusoidal_table
+from bioseq.tasks import probabilities
 
 torch.set_num_threads(1)
 
@@ -228,18 +229,13 @@ def test_sinusoidal_table_odd_dim():
     assert t.shape == (10, 7) and torch.isfinite(t).all()
 
 
-def test_heads_and_probabilities():
+def test_head_output_shape_and_probabilities_match_torch_softmax_and_sigmoid():
     head = ClassificationHead(6, 3, hidden=4, dropout=0.1)
     assert head(torch.zeros(2, 6)).shape == (2, 3)
-    logits = torch.tensor([[0.0, 1.0, -1.0]])
-    p = logits_to_probs(logits, "multiclass")
-    assert abs(p.sum().item() - 1) < 1e-6
-    np.testing.assert_allclose(logits_to_probs_np(logits.numpy(), "multiclass"), p.numpy(), atol=1e-6)
-    np.testing.assert_allclose(
-        logits_to_probs_np(logits.numpy(), "multilabel"), torch.sigmoid(logits).numpy(), atol=1e-6
-    )
-    assert n_outputs("binary", 2) == 2 and n_outputs("multilabel", 1) == 1
+    logits = torch.tensor([[0.0, 1.0, -1.0], [800.0, -800.0, 0.0]])
+    p = probabilities(logits.numpy(), "multiclass")
+    np.testing.assert_allclose(p.sum(axis=1), 1.0, atol=1e-6)
+    np.testing.assert_allclose(p, torch.softmax(logits.double(), -1).numpy(), atol=1e-6)
+    np.testing.assert_allclose(probabilities(logits.numpy(), "multilabel"), torch.sigmoid(logits).numpy(), atol=1e-6)
     with pytest.raises(ConfigError):
-        n_outputs("binary", 3)
-    with pytest.raises(ConfigError):
-        n_outputs("regression", 3)
+        probabilities(logits.numpy(), "regression")

@@ -49,12 +49,29 @@ def test_validate_hook_rejects_non_conforming_plugins():
         reg.get("plain")
 
 
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [("bidirectional", "false"), ("rnn_hidden", 16.9), ("rnn_hidden", True), ("conv_kernels", "11"),
+     ("conv_kernels", [11.5]), ("rnn", 3), ("conv_dropout", "0.2")],
+)
+def test_hyper_parameter_of_the_wrong_type_is_refused_naming_the_key(key, value):
+    with pytest.raises(ConfigError, match=repr(key)):
+        resolve_hparams(CnnLstmClassifier, "dna", {key: value})
+
+
+def test_hyper_parameters_integral_floats_and_ints_are_normalised_to_the_default_type():
+    hp = resolve_hparams(CnnLstmClassifier, "dna", {"rnn_hidden": 16.0, "conv_dropout": 0, "conv_kernels": [9.0]})
+    assert hp["rnn_hidden"] == 16 and isinstance(hp["rnn_hidden"], int)
+    assert hp["conv_dropout"] == 0.0 and isinstance(hp["conv_dropout"], float)
+    assert hp["conv_kernels"] == [9] and isinstance(hp["conv_kernels"][0], int)
+
+
 def test_merge_and_resolve_hparams():
     assert merge_hparams("x", {"a": 1, "b": [2]}, {"a": 3}) == {"a": 3, "b": [2]}
     with pytest.raises(ConfigError, match="'c'"):
         merge_hparams("x", {"a": 1}, {"c": 1})
     with pytest.raises(ConfigError, match="JSON"):
-        merge_hparams("x", {"a": 1}, {"a": object()})
+        merge_hparams("x", {"a": None}, {"a": object()})
     hp = resolve_hparams(CnnLstmClassifier, "protein", {"rnn": "gru"})
     assert hp["rnn"] == "gru" and hp["conv_kernels"] == [9]
     # the defaults are fresh copies: editing one result cannot change the next

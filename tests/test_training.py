@@ -13,9 +13,10 @@ import torch
 import bioseq
 from bioseq.errors import ConfigError, LabelError
 from bioseq.io.readers import SequenceItem
+from bioseq.tasks import LabelEncoder
 from bioseq.training.data import LabelledSet, infer_alphabet, stratified_split
 from bioseq.training.early_stopping import EarlyStopping
-from bioseq.training.labels import LabelEncoder, infer_task
+from bioseq.training.labels import infer_task
 from bioseq.training.loop import lr_lambda_factory
 from bioseq.training.metrics import selection_metric
 

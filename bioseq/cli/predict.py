@@ -48,6 +48,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 def run(args: argparse.Namespace) -> int:
     from bioseq.bundle import load
     from bioseq.device import set_threads
+    from bioseq.predict import predict_to_file
 
     set_threads(args.threads)
     model = load(args.model, device=args.device)
@@ -64,8 +65,8 @@ def run(args: argparse.Namespace) -> int:
     else:
         if args.cache is not None:
             raise ConfigError("--cache is used with --head only")
-        n = model.predict_to_file(
-            source, args.output, batch_size=args.batch_size, both_strands=args.both_strands,
+        n = predict_to_file(
+            model, source, args.output, batch_size=args.batch_size, both_strands=args.both_strands,
             allow_empty=args.allow_empty,
         )
     if args.output != "-":

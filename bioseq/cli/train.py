@@ -3,13 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import json
-import logging
-import sys
-from pathlib import Path
-from typing import Any
 
-from bioseq.errors import ConfigError
+from bioseq.logs import log_to_stderr
+from bioseq.training.config import DEFAULT_EPOCHS, DEFAULT_PATIENCE, LONG_INPUT_CHOICES, TrainConfig, load_hparams
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -33,10 +29,16 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     p.add_argument("--canonical", action="store_true", default=None, help="merge k-mers with their reverse complement")
     p.add_argument("--alphabet", choices=["dna", "rna", "protein"], help="default: inferred from the data")
     p.add_argument("--labels", metavar="L", help="label source: id/label TSV/CSV table, or 'filename'")
-    p.add_argument("--epochs", type=int, default=50, metavar="N", help="maximum epochs (default 50)")
+    p.add_argument(
+        "--epochs", type=int, default=DEFAULT_EPOCHS, metavar="N", help=f"maximum epochs (default {DEFAULT_EPOCHS})"
+    )
     p.add_argument("--max-time", type=float, metavar="MIN", help="wall-clock budget in minutes")
     p.add_argument(
-        "--patience", type=int, default=10, metavar="N", help="early-stopping patience in epochs (0: off; default 10)"
+        "--patience",
+        type=int,
+        default=DEFAULT_PATIENCE,
+        metavar="N",
+        help=f"early-stopping patience in epochs (0: off; default {DEFAULT_PATIENCE})",
     )
     p.add_argument("--seed", type=int, default=0, metavar="S", help="random seed (default 0)")
     p.add_argument("--batch-size", type=int, default=64, metavar="B", help="batch size (default 64)")
@@ -71,72 +73,31 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     p.add_argument(
         "--long-input",
         default="windows",
-        choices=["windows", "center", "truncate"],
+        choices=LONG_INPUT_CHOICES,
         help="prediction policy for inputs longer than max_tokens (default: windows, probabilities averaged)",
     )
-    p.add_argument("--distributed", action="store_true", help="DDP under torchrun (see bioseq.training.distributed)")
+    p.add_argument(
+        "--distributed",
+        action="store_true",
+        help="DDP under torchrun: torchrun --nproc_per_node=N -m bioseq train --distributed ...",
+    )
     p.add_argument("-q", "--quiet", action="store_true", help="log warnings only")
     p.set_defaults(run=run)
     return p
 
 
-def parse_hparams(value: str | None) -> dict[str, Any] | None:
-    """``--hparams``: inline JSON, or a JSON/YAML file."""
-    if value is None:
-        return None
-    text = value.strip()
-    source = "--hparams"
-    if not text.startswith("{"):
-        path = Path(value)
-        if not path.is_file():
-            raise ConfigError(f"--hparams {value!r} is neither a JSON object nor an existing file")
-        text, source = path.read_text(), str(path)
-        if path.suffix.lower() in (".yaml", ".yml"):
-            import yaml
-
-            try:
-                obj = yaml.safe_load(text)
-            except yaml.YAMLError as exc:
-                raise ConfigError(f"invalid YAML: {exc}", path=path) from None
-            return _check_mapping(obj, source)
-    try:
-        obj = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ConfigError(f"{source}: invalid JSON ({exc})") from None
-    return _check_mapping(obj, source)
-
-
-def _check_mapping(obj: Any, source: str) -> dict[str, Any]:
-    if not isinstance(obj, dict):
-        raise ConfigError(f"{source} must hold a JSON/YAML object (key: value), got {type(obj).__name__}")
-    return obj
-
-
-def setup_logging(quiet: bool) -> None:
-    """bioseq's log messages (inferred settings, per-epoch metrics) on stderr."""
-    logger = logging.getLogger("bioseq")
-    if not logger.handlers:
-        handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("bioseq: %(message)s"))
-        logger.addHandler(handler)
-    logger.setLevel(logging.WARNING if quiet else logging.INFO)
-
-
 def run(args: argparse.Namespace) -> int:
-    setup_logging(args.quiet)
-    hparams = parse_hparams(args.hparams)
     from bioseq.training.api import train
 
-    train(
-        args.train[0] if len(args.train) == 1 else args.train,
-        None if not args.valid else (args.valid[0] if len(args.valid) == 1 else args.valid),
-        args.arch,
+    log_to_stderr(quiet=args.quiet)
+    config = TrainConfig(
+        arch=args.arch,
         alphabet=args.alphabet,
         k=args.kmer,
         stride=args.stride,
         canonical=args.canonical,
         labels=args.labels,
-        hparams=hparams,
+        hparams=load_hparams(args.hparams),
         epochs=args.epochs,
         batch_size=args.batch_size,
         lr=args.lr,
@@ -148,10 +109,15 @@ def run(args: argparse.Namespace) -> int:
         resume=args.resume,
         threads=args.threads,
         device=args.device,
-        augment_rc=args.augment_rc,
+        augment_rc=bool(args.augment_rc),
         class_weight=None if args.no_class_weight else "balanced",
         metric=args.metric,
         long_input=args.long_input,
         distributed=args.distributed,
+    )
+    train(
+        args.train[0] if len(args.train) == 1 else args.train,
+        None if not args.valid else (args.valid[0] if len(args.valid) == 1 else args.valid),
+        config=config,
     )
     return 0

@@ -8,7 +8,6 @@ so importing this package does not import torch.
 from bioseq.models.registry import (
     ARCH_KINDS,
     MODELS,
-    TASKS,
     check_model,
     get_model,
     merge_hparams,
@@ -19,7 +18,6 @@ from bioseq.models.registry import (
 __all__ = [
     "ARCH_KINDS",
     "MODELS",
-    "TASKS",
     "check_model",
     "get_model",
     "merge_hparams",

@@ -1,8 +1,9 @@
 """DanQ-style CNN + bidirectional RNN classifier (Quang & Xie 2016), sized for CPUs.
 
-Trunk: token embedding (a fixed one-hot for small vocabularies such as k=1, as in
+Trunk (:class:`CnnLstmTrunk`): token embedding (a fixed one-hot for small vocabularies such as k=1, as in
 DanQ/Selene, or a learned embedding) -> [conv + ReLU + max-pool] blocks -> dropout
--> bidirectional LSTM/GRU -> pooling over valid positions -> head.
+-> bidirectional LSTM/GRU; then pooling over valid positions and a head
+(:class:`~bioseq.models.network.SequenceNet`).
 
 Padding cannot leak in: padded positions are zeroed before every convolution
 (so a "same" convolution sees exactly the zeros it would see at the end of an
@@ -26,6 +27,7 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from bioseq.errors import ConfigError
 from bioseq.models.heads import ClassificationHead
+from bioseq.models.network import SequenceNet
 from bioseq.models.pooling import build_pooling, lengths_to_mask, pooled_lengths
 from bioseq.models.registry import merge_hparams
 
@@ -87,8 +89,76 @@ class TokenEmbedding(nn.Module):
         return self.embed(ids)
 
 
-class CnnLstmClassifier(nn.Module):
-    """CNN + BiLSTM/BiGRU sequence classifier (registry name ``cnn-lstm``).
+class CnnLstmTrunk(nn.Module):
+    """Embedding -> [conv + ReLU + max-pool] blocks -> dropout -> BiLSTM/BiGRU.
+
+    ``forward(ids (B, T), mask (B, T)) -> (h (B, T', H), mask (B, T'))`` with
+    ``T' = ceil(T / prod(pool_sizes))`` and ``H = out_dim`` (RNN units, doubled
+    when bidirectional).
+    """
+
+    prefix_positions = 0
+
+    def __init__(self, vocab_size: int, hp: dict) -> None:
+        super().__init__()
+        filters, kernels, pools = hp["conv_filters"], hp["conv_kernels"], hp["pool_sizes"]
+        self.embed = TokenEmbedding(vocab_size, hp["embedding"], int(hp["embed_dim"]))
+        convs = []
+        in_ch = self.embed.dim
+        for out_ch, kernel in zip(filters, kernels, strict=True):
+            convs.append(nn.Conv1d(in_ch, int(out_ch), int(kernel), padding="same"))
+            in_ch = int(out_ch)
+        self.convs = nn.ModuleList(convs)
+        self.pools = [int(p) for p in pools]
+        self.conv_dropout = nn.Dropout(float(hp["conv_dropout"]))
+        rnn_cls = nn.LSTM if hp["rnn"] == "lstm" else nn.GRU
+        self.rnn = rnn_cls(
+            in_ch, int(hp["rnn_hidden"]), num_layers=int(hp["rnn_layers"]),
+            batch_first=True, bidirectional=bool(hp["bidirectional"]),
+        )
+        self.out_dim = int(hp["rnn_hidden"]) * (2 if hp["bidirectional"] else 1)
+        self.rnn_dropout = nn.Dropout(float(hp["rnn_dropout"]))
+
+    def forward(self, ids: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        lengths = mask.sum(dim=1)
+        if bool((lengths < 1).any()):
+            raise ConfigError("every sequence in a batch needs at least one token (an all-padding row)")
+        x = self.embed(ids).transpose(1, 2)  # (B, E, T)
+        for conv, p in zip(self.convs, self.pools, strict=True):
+            x = x * mask.unsqueeze(1).to(x.dtype)  # zero padding before the conv sees it
+            x = F.relu(conv(x))
+            if p > 1:
+                # Padded positions hold 0 <= every ReLU output, so a partial window's
+                # max equals the max over its real positions.
+                x = x * mask.unsqueeze(1).to(x.dtype)
+                x = F.max_pool1d(x, p, p, ceil_mode=True)
+                lengths = pooled_lengths(lengths, p)
+                mask = lengths_to_mask(lengths, x.shape[-1])
+        x = self.conv_dropout(x.transpose(1, 2))  # (B, T', C)
+        packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
+        out, _ = self.rnn(packed)
+        out, _ = pad_packed_sequence(out, batch_first=True, total_length=x.shape[1])
+        return self.rnn_dropout(out), mask
+
+
+def _check_hparams(hp: dict) -> None:
+    filters, kernels, pools = hp["conv_filters"], hp["conv_kernels"], hp["pool_sizes"]
+    if not (len(filters) == len(kernels) == len(pools)):
+        raise ConfigError(
+            "conv_filters, conv_kernels and pool_sizes must have the same length, got "
+            f"{len(filters)}, {len(kernels)}, {len(pools)}"
+        )
+    if hp["rnn"] not in ("lstm", "gru"):
+        raise ConfigError(f"unknown rnn {hp['rnn']!r}; choose lstm or gru")
+    if int(hp["rnn_layers"]) < 1 or int(hp["rnn_hidden"]) < 1:
+        raise ConfigError("rnn_layers and rnn_hidden must be >= 1")
+    if any(int(p) < 1 for p in pools) or any(int(k) < 1 for k in kernels):
+        raise ConfigError("conv_kernels and pool_sizes must be >= 1")
+
+
+class CnnLstmClassifier(SequenceNet):
+    """CNN + BiLSTM/BiGRU sequence classifier (registry name ``cnn-lstm``):
+    :class:`CnnLstmTrunk` -> pooling (``mean+max`` by default) -> head.
 
     Build through :meth:`build`; ``forward(ids (B, T) long, mask (B, T) bool) ->
     logits (B, C)``; ``features(ids, mask) -> (B, embedding_dim)``.
@@ -120,78 +190,12 @@ class CnnLstmClassifier(nn.Module):
     ) -> CnnLstmClassifier:
         """A new untrained net; ``hparams`` may be partial (missing keys take the DNA
         defaults) but unknown keys raise :class:`ConfigError`. ``tokenizer`` is unused."""
-        hp = merge_hparams(cls.name, _BASE_HPARAMS, hparams)
-        return cls(vocab_size, n_classes, hp)
+        return cls(vocab_size, n_classes, hparams or {})
 
-    # ------------------------------------------------------------------ module
     def __init__(self, vocab_size: int, n_classes: int, hparams: dict) -> None:
-        super().__init__()
         hp = merge_hparams(self.name, _BASE_HPARAMS, hparams)
-        self.hparams = hp
-        filters, kernels, pools = hp["conv_filters"], hp["conv_kernels"], hp["pool_sizes"]
-        if not (len(filters) == len(kernels) == len(pools)):
-            raise ConfigError(
-                "conv_filters, conv_kernels and pool_sizes must have the same length, got "
-                f"{len(filters)}, {len(kernels)}, {len(pools)}"
-            )
-        if hp["rnn"] not in ("lstm", "gru"):
-            raise ConfigError(f"unknown rnn {hp['rnn']!r}; choose lstm or gru")
-        if int(hp["rnn_layers"]) < 1 or int(hp["rnn_hidden"]) < 1:
-            raise ConfigError("rnn_layers and rnn_hidden must be >= 1")
-        if any(int(p) < 1 for p in pools) or any(int(k) < 1 for k in kernels):
-            raise ConfigError("conv_kernels and pool_sizes must be >= 1")
-
-        self.embed = TokenEmbedding(vocab_size, hp["embedding"], int(hp["embed_dim"]))
-        convs = []
-        in_ch = self.embed.dim
-        for out_ch, kernel in zip(filters, kernels, strict=True):
-            convs.append(nn.Conv1d(in_ch, int(out_ch), int(kernel), padding="same"))
-            in_ch = int(out_ch)
-        self.convs = nn.ModuleList(convs)
-        self.pools = [int(p) for p in pools]
-        self.conv_dropout = nn.Dropout(float(hp["conv_dropout"]))
-        rnn_cls = nn.LSTM if hp["rnn"] == "lstm" else nn.GRU
-        self.rnn = rnn_cls(
-            in_ch, int(hp["rnn_hidden"]), num_layers=int(hp["rnn_layers"]),
-            batch_first=True, bidirectional=bool(hp["bidirectional"]),
-        )
-        rnn_out = int(hp["rnn_hidden"]) * (2 if hp["bidirectional"] else 1)
-        self.rnn_dropout = nn.Dropout(float(hp["rnn_dropout"]))
-        self.pool = build_pooling(hp["pooling"], rnn_out)
-        self.embedding_dim: int = self.pool.out_dim
-        self.head = ClassificationHead(
-            self.embedding_dim, n_classes, int(hp["head_hidden"]), float(hp["head_dropout"])
-        )
-        self.n_classes = n_classes
-        self.vocab_size = vocab_size
-
-    def trunk(self, ids: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Per-position RNN features (B, T', H) and their mask (B, T') after pooling."""
-        lengths = mask.sum(dim=1)
-        if bool((lengths < 1).any()):
-            raise ConfigError("every sequence in a batch needs at least one token (an all-padding row)")
-        x = self.embed(ids).transpose(1, 2)  # (B, E, T)
-        for conv, p in zip(self.convs, self.pools, strict=True):
-            x = x * mask.unsqueeze(1).to(x.dtype)  # zero padding before the conv sees it
-            x = F.relu(conv(x))
-            if p > 1:
-                # Padded positions hold 0 <= every ReLU output, so a partial window's
-                # max equals the max over its real positions.
-                x = x * mask.unsqueeze(1).to(x.dtype)
-                x = F.max_pool1d(x, p, p, ceil_mode=True)
-                lengths = pooled_lengths(lengths, p)
-                mask = lengths_to_mask(lengths, x.shape[-1])
-        x = self.conv_dropout(x.transpose(1, 2))  # (B, T', C)
-        packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
-        out, _ = self.rnn(packed)
-        out, _ = pad_packed_sequence(out, batch_first=True, total_length=x.shape[1])
-        return self.rnn_dropout(out), mask
-
-    def features(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """Pooled embedding (B, embedding_dim): the head's input."""
-        h, m = self.trunk(ids, mask)
-        return self.pool(h, m)
-
-    def forward(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """Logits (B, C) for token ids (B, T) with mask (B, T), True = real token."""
-        return self.head(self.features(ids, mask))
+        _check_hparams(hp)
+        trunk = CnnLstmTrunk(vocab_size, hp)
+        pool = build_pooling(hp["pooling"], trunk.out_dim)
+        head = ClassificationHead(pool.out_dim, n_classes, int(hp["head_hidden"]), float(hp["head_dropout"]))
+        super().__init__(trunk, pool, head)

@@ -1,59 +1,15 @@
 """Classification heads: pooled embedding (B, D) -> logits (B, C).
 
-Tasks and their outputs (the trainer picks the loss; heads only produce logits):
-
-* ``binary``: C = 2 logits, softmax (two logits instead of one keeps every
-  task but multilabel on the same cross-entropy/softmax path);
-* ``multiclass``: C = number of classes, softmax;
-* ``multilabel``: C = number of labels, independent sigmoids.
+Heads only produce logits; how many a task needs and how they become
+probabilities is :mod:`bioseq.tasks`' business, the loss the trainer's.
 """
 
 from __future__ import annotations
 
-import numpy as np
 import torch
 from torch import nn
 
 from bioseq.errors import ConfigError
-
-TASKS = ("binary", "multiclass", "multilabel")
-
-
-def check_task(task: str) -> str:
-    """Return ``task`` or raise :class:`ConfigError` naming the valid tasks."""
-    if task not in TASKS:
-        raise ConfigError(f"unknown task {task!r}; choose one of {', '.join(TASKS)}")
-    return task
-
-
-def n_outputs(task: str, n_labels: int) -> int:
-    """Number of logits C for ``task`` with ``n_labels`` labels (binary: 2)."""
-    check_task(task)
-    if task == "binary" and n_labels != 2:
-        raise ConfigError(f"a binary task needs exactly 2 labels, got {n_labels}")
-    if task == "multiclass" and n_labels < 2:
-        raise ConfigError(f"a multiclass task needs at least 2 labels, got {n_labels}")
-    if n_labels < 1:
-        raise ConfigError("a multilabel task needs at least 1 label")
-    return n_labels
-
-
-def logits_to_probs(logits: torch.Tensor, task: str) -> torch.Tensor:
-    """Probabilities (B, C) from logits (B, C): softmax, or sigmoid for multilabel."""
-    check_task(task)
-    return torch.sigmoid(logits) if task == "multilabel" else torch.softmax(logits, dim=-1)
-
-
-def logits_to_probs_np(logits: np.ndarray, task: str) -> np.ndarray:
-    """NumPy twin of :func:`logits_to_probs` (float64 math, float32 result)."""
-    check_task(task)
-    z = np.asarray(logits, dtype=np.float64)
-    if task == "multilabel":
-        p = 0.5 * (1.0 + np.tanh(0.5 * z))  # a sigmoid that never overflows
-    else:
-        e = np.exp(z - z.max(axis=-1, keepdims=True))
-        p = e / e.sum(axis=-1, keepdims=True)
-    return p.astype(np.float32)
 
 
 class ClassificationHead(nn.Module):

@@ -26,8 +26,8 @@ from typing import Any, ClassVar
 import numpy as np
 
 from bioseq.errors import BundleError, ConfigError, LabelError
-from bioseq.models.heads import check_task, logits_to_probs_np
 from bioseq.models.registry import merge_hparams
+from bioseq.tasks import check_task, probabilities
 
 N_SPECIAL = 4  # PAD=0, UNK=1, CLS=2, MASK=3 (tokenize contract)
 TRANSFORMS = ("none", "sqrt", "log")
@@ -227,7 +227,7 @@ class KmerLinearClassifier:
 
     def predict_proba(self, seqs: Sequence[str]) -> np.ndarray:
         """Probabilities float32 (n, C): softmax (binary/multiclass) or sigmoid (multilabel)."""
-        return logits_to_probs_np(self.decision_function(seqs), self.task)
+        return probabilities(self.decision_function(seqs), self.task)
 
     # ------------------------------------------------------------------ state
     def _check_fitted(self) -> None:

@@ -85,12 +85,30 @@ class AttentionPool(nn.Module):
         return torch.einsum("bt,bth->bh", self.weights(x, mask), x)
 
 
+class FirstPositionPool(nn.Module):
+    """The first position's features: (B, T, H) -> (B, H); for a trunk that prepends a CLS token."""
+
+    def __init__(self, dim: int) -> None:
+        super().__init__()
+        self.out_dim = dim
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        return x[:, 0]
+
+
 def build_pooling(name: str, dim: int) -> nn.Module:
     """The pooling module called ``name`` over features of size ``dim``; has ``out_dim``.
 
-    ``cls`` is not built here: it is a property of the Transformer (first token).
+    ``cls`` takes the first position: only meaningful after a trunk that
+    prepends a CLS token (the Transformer with ``pooling: cls``).
     """
-    pools = {"mean+max": MeanMaxPool, "mean": MeanPool, "max": MaxPool, "attention": AttentionPool}
+    pools = {
+        "mean+max": MeanMaxPool,
+        "mean": MeanPool,
+        "max": MaxPool,
+        "attention": AttentionPool,
+        "cls": FirstPositionPool,
+    }
     if name not in pools:
         raise ConfigError(f"unknown pooling {name!r}; choose one of {', '.join(pools)}")
     return pools[name](dim)

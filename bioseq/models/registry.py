@@ -21,6 +21,7 @@ runs in their own tests (``check_model(MyNet)``).
 
 from __future__ import annotations
 
+import inspect
 import json
 from collections.abc import Mapping
 from typing import Any
@@ -31,7 +32,6 @@ from bioseq.errors import ConfigError, PluginError
 from bioseq.plugins import Registry
 
 ARCH_KINDS = ("torch", "sklearn")
-TASKS = ("binary", "multiclass", "multilabel")
 
 _COMMON_ATTRS = ("name", "kind", "default_tokenizer", "default_hparams")
 _KIND_ATTRS = {
@@ -63,8 +63,33 @@ def get_model(name: str) -> Any:
     return MODELS.get(name)
 
 
+def build_net(arch: Any, tokenizer: Any, n_classes: int, hparams: dict, task: str) -> Any:
+    """A new net (torch kind) or estimator (sklearn kind) of architecture class ``arch``.
+
+    torch kind: ``arch.build(vocab_size, n_classes, hparams, tokenizer)``; a
+    plugin whose ``build`` takes no tokenizer is called without it. sklearn
+    kind: ``arch(tokenizer, n_classes, hparams, task)``.
+    """
+    if arch.kind != "torch":
+        return arch(tokenizer, n_classes, hparams, task)
+    try:
+        params = inspect.signature(arch.build).parameters
+    except (TypeError, ValueError):
+        params = {}
+    if "tokenizer" in params or len(params) >= 4:
+        return arch.build(tokenizer.vocab_size, n_classes, hparams, tokenizer)
+    return arch.build(tokenizer.vocab_size, n_classes, hparams)
+
+
 def merge_hparams(arch_name: str, defaults: Mapping[str, Any], overrides: Mapping[str, Any] | None) -> dict:
-    """``defaults`` updated by ``overrides``; an unknown key raises :class:`ConfigError` naming it.
+    """``defaults`` updated by ``overrides``, each override typed by its default.
+
+    An architecture's defaults are its typed schema: an unknown key, or a value
+    of another type than the default's (``"false"`` for a bool, ``16.9`` for an
+    int, a string for a list), raises :class:`ConfigError` naming the key,
+    rather than building something the user did not ask for. An integral float
+    (``16.0``, as YAML may write it) is taken as the int; an int where a float
+    is expected as the float. Defaults of None accept any value.
 
     The result must be JSON-serialisable because it is stored in the bundle; a
     value that is not raises :class:`ConfigError` too. Lists stay lists.
@@ -76,7 +101,7 @@ def merge_hparams(arch_name: str, defaults: Mapping[str, Any], overrides: Mappin
                 f"unknown hyper-parameter {key!r} for model {arch_name!r}; "
                 f"known: {', '.join(sorted(defaults))}"
             )
-        merged[key] = value
+        merged[key] = _typed_like(defaults[key], value, f"hyper-parameter {key!r} of model {arch_name!r}")
     try:
         json.dumps(merged)
     except (TypeError, ValueError) as exc:
@@ -84,6 +109,37 @@ def merge_hparams(arch_name: str, defaults: Mapping[str, Any], overrides: Mappin
             f"hyper-parameters of model {arch_name!r} are not JSON-serialisable: {exc}"
         ) from None
     return merged
+
+
+def _typed_like(default: Any, value: Any, what: str) -> Any:
+    """``value`` checked (and int/float-normalised) against the type of ``default``."""
+    if default is None:
+        return value
+    if isinstance(default, bool):
+        if isinstance(value, bool):
+            return value
+    elif isinstance(default, int):
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+    elif isinstance(default, float):
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+    elif isinstance(default, str):
+        if isinstance(value, str):
+            return value
+    elif isinstance(default, (list, tuple)):
+        if isinstance(value, (list, tuple)):
+            if default:
+                return [_typed_like(default[0], v, f"{what} (item {i})") for i, v in enumerate(value)]
+            return list(value)
+    else:
+        return value
+    expected = "a whole number" if isinstance(default, int) and not isinstance(default, bool) else (
+        "a list" if isinstance(default, (list, tuple)) else type(default).__name__
+    )
+    raise ConfigError(f"{what} must be {expected} like its default {default!r}, got {value!r}")
 
 
 def resolve_hparams(arch: Any, alphabet: str, overrides: Mapping[str, Any] | None = None) -> dict:

@@ -1,6 +1,6 @@
 """A small pre-norm Transformer encoder classifier (DNABERT-like, trained from scratch).
 
-Trunk: token embedding + positional embedding (learned or sinusoidal) -> N
+Trunk (:class:`TransformerTrunk`): token embedding + positional embedding (learned or sinusoidal) -> N
 pre-norm blocks ``x + MHA(LN(x))``, ``x + MLP(LN(x))`` (GELU) -> final LayerNorm
 -> pooling (masked mean by default, or a prepended learned CLS vector) -> head.
 
@@ -28,7 +28,8 @@ from torch import nn
 
 from bioseq.errors import ConfigError
 from bioseq.models.heads import ClassificationHead
-from bioseq.models.pooling import masked_mean
+from bioseq.models.network import SequenceNet
+from bioseq.models.pooling import build_pooling
 from bioseq.models.registry import merge_hparams
 
 _BASE_HPARAMS: dict[str, Any] = {
@@ -89,8 +90,56 @@ class EncoderBlock(nn.Module):
         return x + self.drop(self.mlp(self.norm2(x)))
 
 
-class TransformerClassifier(nn.Module):
-    """Transformer encoder sequence classifier (registry name ``transformer``).
+class TransformerTrunk(nn.Module):
+    """Token + positional embedding -> pre-norm blocks -> LayerNorm.
+
+    ``forward(ids (B, T), mask (B, T)) -> (h (B, T + prefix, d), mask (B, T + prefix))``;
+    with ``cls`` pooling a learned CLS vector is prepended (``prefix_positions == 1``).
+    """
+
+    def __init__(self, vocab_size: int, hp: dict) -> None:
+        super().__init__()
+        d = int(hp["d_model"])
+        self.max_tokens = int(hp["max_tokens"])
+        self.prefix_positions = int(hp["pooling"] == "cls")
+        n_pos = self.max_tokens + self.prefix_positions
+        self.embed = nn.Embedding(vocab_size, d, padding_idx=0)
+        if hp["positional"] == "learned":
+            self.pos = nn.Parameter(torch.randn(n_pos, d) * 0.02)
+        else:
+            self.register_buffer("pos", sinusoidal_table(n_pos, d), persistent=False)
+        self.cls_token = nn.Parameter(torch.randn(1, 1, d) * 0.02) if self.prefix_positions else None
+        self.emb_drop = nn.Dropout(float(hp["dropout"]))
+        self.blocks = nn.ModuleList(
+            EncoderBlock(d, int(hp["n_heads"]), float(hp["mlp_ratio"]), float(hp["dropout"]),
+                         float(hp["attn_dropout"]))
+            for _ in range(int(hp["n_layers"]))
+        )
+        self.norm = nn.LayerNorm(d)
+        self.out_dim = d
+
+    def forward(self, ids: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        b, t = ids.shape
+        if t > self.max_tokens:
+            raise ConfigError(
+                f"input of {t} tokens exceeds max_tokens={self.max_tokens}; apply the long-input "
+                "policy (bioseq.data.windows) or raise the max_tokens hyper-parameter"
+            )
+        if bool((mask.sum(dim=1) < 1).any()):
+            raise ConfigError("every sequence in a batch needs at least one token (an all-padding row)")
+        x = self.embed(ids)
+        if self.cls_token is not None:
+            x = torch.cat([self.cls_token.expand(b, 1, -1), x], dim=1)
+            mask = torch.cat([mask.new_ones(b, 1), mask], dim=1)
+        x = self.emb_drop(x + self.pos[: x.shape[1]])
+        for block in self.blocks:
+            x = block(x, mask)
+        return self.norm(x), mask
+
+
+class TransformerClassifier(SequenceNet):
+    """Transformer encoder sequence classifier (registry name ``transformer``):
+    :class:`TransformerTrunk` -> masked mean (or CLS) pooling -> head.
 
     Build through :meth:`build`; ``forward(ids (B, T) long, mask (B, T) bool) ->
     logits (B, C)``; ``features(ids, mask) -> (B, d_model)``. Inputs longer than
@@ -122,62 +171,15 @@ class TransformerClassifier(nn.Module):
     ) -> TransformerClassifier:
         """A new untrained net; ``hparams`` may be partial (missing keys take the DNA
         defaults) but unknown keys raise :class:`ConfigError`. ``tokenizer`` is unused."""
-        return cls(vocab_size, n_classes, merge_hparams(cls.name, _BASE_HPARAMS, hparams))
+        return cls(vocab_size, n_classes, hparams or {})
 
     def __init__(self, vocab_size: int, n_classes: int, hparams: dict) -> None:
-        super().__init__()
         hp = merge_hparams(self.name, _BASE_HPARAMS, hparams)
-        self.hparams = hp
-        d = int(hp["d_model"])
         if hp["pooling"] not in ("mean", "cls"):
             raise ConfigError(f"unknown pooling {hp['pooling']!r} for transformer; choose mean or cls")
         if hp["positional"] not in ("learned", "sinusoidal"):
             raise ConfigError(f"unknown positional {hp['positional']!r}; choose learned or sinusoidal")
-        self.max_tokens = int(hp["max_tokens"])
-        self.use_cls = hp["pooling"] == "cls"
-        n_pos = self.max_tokens + int(self.use_cls)
-        self.embed = nn.Embedding(vocab_size, d, padding_idx=0)
-        if hp["positional"] == "learned":
-            self.pos = nn.Parameter(torch.randn(n_pos, d) * 0.02)
-        else:
-            self.register_buffer("pos", sinusoidal_table(n_pos, d), persistent=False)
-        self.cls_token = nn.Parameter(torch.randn(1, 1, d) * 0.02) if self.use_cls else None
-        self.emb_drop = nn.Dropout(float(hp["dropout"]))
-        self.blocks = nn.ModuleList(
-            EncoderBlock(d, int(hp["n_heads"]), float(hp["mlp_ratio"]), float(hp["dropout"]),
-                         float(hp["attn_dropout"]))
-            for _ in range(int(hp["n_layers"]))
-        )
-        self.norm = nn.LayerNorm(d)
-        self.embedding_dim: int = d
-        self.head = ClassificationHead(d, n_classes, int(hp["head_hidden"]), float(hp["head_dropout"]))
-        self.n_classes = n_classes
-        self.vocab_size = vocab_size
-
-    def trunk(self, ids: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Per-token features (B, T[+1], d) and their mask (CLS first when pooling is ``cls``)."""
-        b, t = ids.shape
-        if t > self.max_tokens:
-            raise ConfigError(
-                f"input of {t} tokens exceeds max_tokens={self.max_tokens}; apply the long-input "
-                "policy (bioseq.data.windows) or raise the max_tokens hyper-parameter"
-            )
-        if bool((mask.sum(dim=1) < 1).any()):
-            raise ConfigError("every sequence in a batch needs at least one token (an all-padding row)")
-        x = self.embed(ids)
-        if self.cls_token is not None:
-            x = torch.cat([self.cls_token.expand(b, 1, -1), x], dim=1)
-            mask = torch.cat([mask.new_ones(b, 1), mask], dim=1)
-        x = self.emb_drop(x + self.pos[: x.shape[1]])
-        for block in self.blocks:
-            x = block(x, mask)
-        return self.norm(x), mask
-
-    def features(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """Pooled embedding (B, d_model): CLS vector or masked mean over real tokens."""
-        h, m = self.trunk(ids, mask)
-        return h[:, 0] if self.use_cls else masked_mean(h, m)
-
-    def forward(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """Logits (B, C) for token ids (B, T) with mask (B, T), True = real token."""
-        return self.head(self.features(ids, mask))
+        trunk = TransformerTrunk(vocab_size, hp)
+        pool = build_pooling(hp["pooling"], trunk.out_dim)
+        head = ClassificationHead(pool.out_dim, n_classes, int(hp["head_hidden"]), float(hp["head_dropout"]))
+        super().__init__(trunk, pool, head)

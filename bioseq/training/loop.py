@@ -33,7 +33,12 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
+from tqdm.auto import tqdm
 
+from bioseq.data.batching import LengthBucketSampler, collate
+from bioseq.data.windows import aggregate, random_crop
+from bioseq.device import autocast
+from bioseq.models.inference import piece_outputs
 from bioseq.training.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from bioseq.training.early_stopping import EarlyStopping
 from bioseq.training.metrics import compute_metrics
@@ -177,21 +182,184 @@ def _gather(obj: Any, dist_ctx: DistContext) -> list[Any]:
     return out
 
 
-def evaluate(model: Any, valid: ValidTensors, batch_size: int, dist_ctx: DistContext) -> np.ndarray:
-    """Probabilities ``(n_valid, C)`` of the validation records (pieces sharded over ranks)."""
-    from bioseq.data.windows import aggregate
-
+def score_validation(model: Any, valid: ValidTensors, batch_size: int, dist_ctx: DistContext) -> np.ndarray:
+    """Probabilities ``(n_valid, C)`` of the validation records, scored exactly as
+    ``bioseq predict`` scores them (:func:`bioseq.models.inference.piece_outputs`;
+    windows averaged); the pieces are sharded over DDP ranks and gathered."""
     idx = np.arange(len(valid.tokens))[dist_ctx.rank :: dist_ctx.world_size]
     part = (
-        model._forward_tokens([valid.tokens[i] for i in idx], batch_size, "probs")
+        piece_outputs(model, [valid.tokens[i] for i in idx], "probs", batch_size)
         if len(idx)
-        else np.zeros((0, model.n_classes))
+        else np.zeros((0, model.n_classes), np.float32)
     )
     pieces = np.zeros((len(valid.tokens), model.n_classes), np.float64)
-    for r, (ix, vals) in enumerate(_gather((idx, part), dist_ctx)):
-        del r
+    for ix, vals in _gather((idx, part), dist_ctx):
         pieces[ix] = vals
     return aggregate(pieces, valid.owner, valid.n)
+
+
+@dataclass
+class _Run:
+    """Everything one ``fit_torch`` call trains with (built by :func:`_start_run`)."""
+
+    net: torch.nn.Module
+    runner: torch.nn.Module  # the net, or its DDP wrapper
+    device: torch.device
+    sampler: LengthBucketSampler
+    optimizer: torch.optim.Optimizer
+    scheduler: Any
+    loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+    y_all: torch.Tensor
+    early: EarlyStopping
+    budget_s: float | None
+    t_start: float
+
+    def out_of_time(self, dist_ctx: DistContext) -> bool:
+        over = self.budget_s is not None and time.monotonic() - self.t_start > self.budget_s
+        return self.budget_s is not None and _any_rank(over, dist_ctx, self.device)
+
+
+def _start_run(
+    model: Any, train: TrainTensors, cfg: LoopConfig, class_weights: np.ndarray | None, dist_ctx: DistContext
+) -> _Run:
+    """Net on its device (DDP-wrapped when distributed), sampler, AdamW and its schedule, loss."""
+    device, net = model.device, model.net
+    net.to(device)
+    runner = net
+    if dist_ctx.active:
+        from torch.nn.parallel import DistributedDataParallel
+
+        runner = DistributedDataParallel(net, device_ids=[device.index] if device.type == "cuda" else None)
+    lengths = np.fromiter((len(t) for t in train.tokens), np.int64, len(train.tokens))
+    sampler = LengthBucketSampler(
+        lengths, cfg.batch_size, shuffle=True, seed=cfg.seed, rank=dist_ctx.rank, world_size=dist_ctx.world_size
+    )
+    total_steps = max(1, len(sampler)) * max(1, cfg.epochs)
+    optimizer = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    # max_time is the budget of this invocation (a resumed run gets a fresh one);
+    # elapsed_s in the log counts the whole run across resumptions.
+    budget = None if cfg.max_time_min is None else cfg.max_time_min * 60.0
+    t_start = time.monotonic()
+    # The time-aware schedule is for single-process runs: DDP ranks must apply
+    # identical learning rates, and their clocks differ.
+    time_fraction = (
+        (lambda: (time.monotonic() - t_start) / budget) if budget is not None and dist_ctx.world_size == 1 else None
+    )
+    warmup = max(1, int(cfg.warmup_frac * total_steps))
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lr_lambda_factory(total_steps, warmup, cfg.min_lr_frac, time_fraction)
+    )
+    weights = None if class_weights is None else torch.as_tensor(class_weights, dtype=torch.float32, device=device)
+    return _Run(
+        net, runner, device, sampler, optimizer, scheduler, _loss_fn(model.task, weights),
+        torch.from_numpy(train.y), EarlyStopping(cfg.patience), budget, t_start,
+    )
+
+
+def _resume(run: _Run, ckpt: Path, run_config: dict[str, Any] | None, result: FitResult) -> tuple[int, float]:
+    """Restore a checkpoint into ``run`` and ``result``; return ``(epochs done, seconds spent)``."""
+    state = load_checkpoint(ckpt, run_config)
+    run.net.load_state_dict(state["model"])
+    run.optimizer.load_state_dict(state["optimizer"])
+    run.scheduler.load_state_dict(state["scheduler"])
+    run.early.load_state_dict(state["early_stopping"], state["best_model"] or None)
+    set_rng_state(state["rng"])
+    result.history = list(state["history"])
+    log.info("resuming from %s after epoch %d", ckpt, int(state["epoch"]))
+    return int(state["epoch"]), float(state["elapsed_s"])
+
+
+def _batch_tokens(batch: list[int], train: TrainTensors, cfg: LoopConfig, rng: np.random.Generator) -> list:
+    """The token arrays of one batch: a random strand per sample (with RC augmentation) and a
+    random crop of samples longer than ``max_tokens``."""
+    toks = []
+    for i in batch:
+        use_rc = train.rc_tokens is not None and rng.random() < 0.5
+        t = train.rc_tokens[i] if use_rc else train.tokens[i]
+        if cfg.max_tokens and len(t) > cfg.max_tokens:
+            t = random_crop(t, cfg.max_tokens, rng)
+        toks.append(t)
+    return toks
+
+
+def _train_epoch(
+    run: _Run, train: TrainTensors, cfg: LoopConfig, epoch: int, dist_ctx: DistContext
+) -> tuple[float, int, bool]:
+    """One pass over this rank's batches; returns ``(mean train loss over all ranks, steps, out of time)``."""
+    torch.manual_seed(_seed_for(cfg.seed, epoch, dist_ctx.rank, 1))
+    rng = np.random.default_rng([cfg.seed, epoch, dist_ctx.rank, 2])
+    run.sampler.set_epoch(epoch)
+    run.net.train()
+    loss_sum, n_seen, steps, out_of_time = 0.0, 0, 0, False
+    bar = tqdm(
+        total=max(1, len(run.sampler)),
+        desc=f"epoch {epoch + 1}/{cfg.epochs}",
+        unit="batch",
+        leave=False,
+        file=sys.stderr,
+        disable=(not dist_ctx.is_main) or (None if cfg.progress is None else not cfg.progress),
+    )
+    for batch in run.sampler:
+        ids, mask = collate(_batch_tokens(batch, train, cfg, rng))
+        with autocast(run.device):
+            logits = run.runner(ids.to(run.device), mask.to(run.device))
+        loss = run.loss_fn(logits.float(), run.y_all[batch].to(run.device))
+        run.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if cfg.clip_norm:
+            torch.nn.utils.clip_grad_norm_(run.net.parameters(), cfg.clip_norm)
+        run.optimizer.step()
+        run.scheduler.step()
+        loss_sum += float(loss.detach()) * len(batch)
+        n_seen += len(batch)
+        steps += 1
+        bar.update(1)
+        bar.set_postfix(loss=f"{loss_sum / n_seen:.4f}", refresh=False)
+        if run.out_of_time(dist_ctx):
+            out_of_time = True
+            break
+    bar.close()
+    sums = _sum_ranks([loss_sum, float(n_seen)], dist_ctx, run.device)
+    return sums[0] / max(1.0, sums[1]), steps, out_of_time
+
+
+def _validate_epoch(
+    model: Any, run: _Run, valid: ValidTensors, cfg: LoopConfig, epoch: int, train_loss: float, t0: float,
+    dist_ctx: DistContext,
+) -> dict[str, Any]:
+    """Score the validation set, step early stopping, and return the epoch's log record."""
+    probs = score_validation(model, valid, max(cfg.batch_size, 256), dist_ctx)
+    valid_loss = validation_loss(model.task, valid.y, probs)
+    metrics = compute_metrics(model.task, valid.y, probs, model.thresholds and np.asarray(model.thresholds))
+    score = metrics.get(cfg.metric, float("nan"))
+    improved = run.early.step(epoch + 1, score, valid_loss, run.net.state_dict())
+    rec: dict[str, Any] = {"epoch": epoch + 1, "train_loss": train_loss, "valid_loss": valid_loss}
+    rec.update({f"valid_{k}": _finite(v) for k, v in metrics.items()})
+    rec.update(lr=run.scheduler.get_last_lr()[0], elapsed_s=round(time.monotonic() - t0, 3), best=improved)
+    if dist_ctx.is_main:
+        log.info(
+            "epoch %d/%d: train_loss %.4f valid_loss %.4f valid_%s %.4f%s",
+            epoch + 1, cfg.epochs, train_loss, valid_loss, cfg.metric, score, " (best)" if improved else "",
+        )
+    return rec
+
+
+def _save_checkpoint(run: _Run, ckpt: Path, result: FitResult, epoch: int, elapsed_s: float, run_config: Any) -> None:
+    save_checkpoint(
+        ckpt,
+        {
+            "model": run.net.state_dict(),
+            "optimizer": run.optimizer.state_dict(),
+            "scheduler": run.scheduler.state_dict(),
+            "early_stopping": run.early.state_dict(),
+            "best_model": run.early.best_state or {},
+            "rng": rng_state(),
+            "history": result.history,
+            "epoch": epoch,
+            "elapsed_s": elapsed_s,
+            "config": run_config or {},
+        },
+    )
 
 
 def fit_torch(
@@ -210,7 +378,7 @@ def fit_torch(
     """Train ``model.net`` in place; on return it holds the best weights.
 
     Args:
-        model: a :class:`bioseq.models.model.Model` of kind ``torch``.
+        model: a :class:`bioseq.models.classifier.Classifier` of kind ``torch``.
         train, valid: pre-encoded data (see :class:`TrainTensors`, :class:`ValidTensors`).
         cfg: optimisation settings.
         class_weights: ``(C,)`` CE class weights or BCE ``pos_weight``; None: unweighted.
@@ -220,172 +388,48 @@ def fit_torch(
         run_config: identifies the run; a checkpoint of another run is refused.
         dist_ctx: DDP rank/world size (the process group must be initialised).
     """
-    from tqdm.auto import tqdm
-
-    from bioseq.data.batching import LengthBucketSampler, collate
-    from bioseq.data.windows import random_crop
-    from bioseq.device import autocast
-
     dist_ctx = dist_ctx or DistContext()
-    device = model.device
-    net = model.net
-    net.to(device)
-    runner = net
-    if dist_ctx.active:
-        from torch.nn.parallel import DistributedDataParallel
-
-        runner = DistributedDataParallel(net, device_ids=[device.index] if device.type == "cuda" else None)
-
-    lengths = np.fromiter((len(t) for t in train.tokens), np.int64, len(train.tokens))
-    sampler = LengthBucketSampler(
-        lengths,
-        cfg.batch_size,
-        shuffle=True,
-        seed=cfg.seed,
-        rank=dist_ctx.rank,
-        world_size=dist_ctx.world_size,
-    )
-    steps_per_epoch = max(1, len(sampler))
-    total_steps = steps_per_epoch * max(1, cfg.epochs)
-    optimizer = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    warmup = max(1, int(cfg.warmup_frac * total_steps))
-    # max_time is the budget of this invocation (a resumed run gets a fresh one);
-    # elapsed_s in the log counts the whole run across resumptions.
-    budget = None if cfg.max_time_min is None else cfg.max_time_min * 60.0
-    t_start = time.monotonic()
-    # The time-aware schedule is for single-process runs: DDP ranks must apply
-    # identical learning rates, and their clocks differ.
-    time_fraction = (
-        (lambda: (time.monotonic() - t_start) / budget) if budget is not None and dist_ctx.world_size == 1 else None
-    )
-    scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lr_lambda_factory(total_steps, warmup, cfg.min_lr_frac, time_fraction)
-    )
-    weights = None if class_weights is None else torch.as_tensor(class_weights, dtype=torch.float32, device=device)
-    loss_fn = _loss_fn(model.task, weights)
-    y_all = torch.from_numpy(train.y)
-
-    early = EarlyStopping(cfg.patience)
+    run = _start_run(model, train, cfg, class_weights, dist_ctx)
     result = FitResult()
     start_epoch, elapsed_before = 0, 0.0
     ckpt = Path(checkpoint) if checkpoint else None
     if resume and ckpt is not None and ckpt.exists():
-        state = load_checkpoint(ckpt, run_config)
-        net.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        early.load_state_dict(state["early_stopping"], state["best_model"] or None)
-        set_rng_state(state["rng"])
-        result.history = list(state["history"])
-        start_epoch, elapsed_before = int(state["epoch"]), float(state["elapsed_s"])
-        log.info("resuming from %s after epoch %d", ckpt, start_epoch)
+        start_epoch, elapsed_before = _resume(run, ckpt, run_config, result)
     elif resume and dist_ctx.is_main:
         log.info("--resume: no checkpoint at %s, starting from scratch", ckpt)
     epoch_log = _EpochLog(log_path, result.history, dist_ctx.is_main)
-    if early.should_stop:
+    if run.early.should_stop:
         start_epoch = cfg.epochs  # the checkpointed run had already stopped early
-
-    t0 = t_start - elapsed_before
-    out_of_time = False
+    t0 = run.t_start - elapsed_before
     for epoch in range(start_epoch, cfg.epochs):
-        torch.manual_seed(_seed_for(cfg.seed, epoch, dist_ctx.rank, 1))
-        rng = np.random.default_rng([cfg.seed, epoch, dist_ctx.rank, 2])
-        sampler.set_epoch(epoch)
-        net.train()
-        loss_sum, n_seen, steps = 0.0, 0, 0
-        bar = tqdm(
-            total=steps_per_epoch,
-            desc=f"epoch {epoch + 1}/{cfg.epochs}",
-            unit="batch",
-            leave=False,
-            file=sys.stderr,
-            disable=(not dist_ctx.is_main) or (None if cfg.progress is None else not cfg.progress),
-        )
-        for batch in sampler:
-            toks = []
-            for i in batch:
-                use_rc = train.rc_tokens is not None and rng.random() < 0.5
-                t = train.rc_tokens[i] if use_rc else train.tokens[i]
-                if cfg.max_tokens and len(t) > cfg.max_tokens:
-                    t = random_crop(t, cfg.max_tokens, rng)
-                toks.append(t)
-            ids, mask = collate(toks)
-            ids, mask = ids.to(device), mask.to(device)
-            target = y_all[batch].to(device)
-            with autocast(device):
-                logits = runner(ids, mask)
-            loss = loss_fn(logits.float(), target)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            if cfg.clip_norm:
-                torch.nn.utils.clip_grad_norm_(net.parameters(), cfg.clip_norm)
-            optimizer.step()
-            scheduler.step()
-            loss_sum += float(loss.detach()) * len(batch)
-            n_seen += len(batch)
-            steps += 1
-            bar.update(1)
-            bar.set_postfix(loss=f"{loss_sum / n_seen:.4f}", refresh=False)
-            if budget is not None and _any_rank(time.monotonic() - t_start > budget, dist_ctx, device):
-                out_of_time = True
-                break
-        bar.close()
-        sums = _sum_ranks([loss_sum, float(n_seen)], dist_ctx, device)
-        train_loss = sums[0] / max(1.0, sums[1])
-
-        probs = evaluate(model, valid, max(cfg.batch_size, 256), dist_ctx)
-        valid_loss = validation_loss(model.task, valid.y, probs)
-        metrics = compute_metrics(model.task, valid.y, probs, model.thresholds and np.asarray(model.thresholds))
-        improved = early.step(epoch + 1, metrics.get(cfg.metric, float("nan")), valid_loss, net.state_dict())
-        rec: dict[str, Any] = {"epoch": epoch + 1, "train_loss": train_loss, "valid_loss": valid_loss}
-        rec.update({f"valid_{k}": _finite(v) for k, v in metrics.items()})
-        rec.update(lr=scheduler.get_last_lr()[0], elapsed_s=round(time.monotonic() - t0, 3), best=improved)
+        train_loss, steps, out_of_time = _train_epoch(run, train, cfg, epoch, dist_ctx)
+        rec = _validate_epoch(model, run, valid, cfg, epoch, train_loss, t0, dist_ctx)
         if out_of_time:
-            rec["partial_epoch"] = f"{steps}/{steps_per_epoch} steps (max_time)"
+            rec["partial_epoch"] = f"{steps}/{max(1, len(run.sampler))} steps (max_time)"
         result.history.append(rec)
         epoch_log.write(rec)
-        if dist_ctx.is_main:
-            log.info(
-                "epoch %d/%d: train_loss %.4f valid_loss %.4f valid_%s %.4f%s",
-                epoch + 1,
-                cfg.epochs,
-                train_loss,
-                valid_loss,
-                cfg.metric,
-                metrics.get(cfg.metric, float("nan")),
-                " (best)" if improved else "",
-            )
-        stop = "max_time" if out_of_time else ("early_stopping" if early.should_stop else None)
         if ckpt is not None and dist_ctx.is_main and not out_of_time:
-            save_checkpoint(
-                ckpt,
-                {
-                    "model": net.state_dict(),
-                    "optimizer": optimizer.state_dict(),
-                    "scheduler": scheduler.state_dict(),
-                    "early_stopping": early.state_dict(),
-                    "best_model": early.best_state or {},
-                    "rng": rng_state(),
-                    "history": result.history,
-                    "epoch": epoch + 1,
-                    "elapsed_s": time.monotonic() - t0,
-                    "config": run_config or {},
-                },
-            )
+            _save_checkpoint(run, ckpt, result, epoch + 1, time.monotonic() - t0, run_config)
+        stop = "max_time" if out_of_time else ("early_stopping" if run.early.should_stop else None)
         if stop:
             result.stopped = stop
             if dist_ctx.is_main:
                 log.info("stopping after epoch %d: %s", epoch + 1, stop.replace("_", " "))
             break
-    if early.best_state is not None:
-        net.load_state_dict(early.best_state)
-    result.best_epoch = early.best_epoch
-    best = next((r for r in result.history if r["epoch"] == early.best_epoch), None)
+    return _finish(run, result)
+
+
+def _finish(run: _Run, result: FitResult) -> FitResult:
+    """Put the best weights back into the net and report the best epoch's validation metrics."""
+    if run.early.best_state is not None:
+        run.net.load_state_dict(run.early.best_state)
+    result.best_epoch = run.early.best_epoch
+    best = next((r for r in result.history if r["epoch"] == run.early.best_epoch), None)
     if best is not None:
         result.best_metrics = {
             k[len("valid_") :]: v for k, v in best.items() if k.startswith("valid_") and k != "valid_loss"
         }
-    net.eval()
+    run.net.eval()
     return result
 
 

@@ -1,0 +1,73 @@
+"""The user-facing :class:`Model` and the functions that hand one out: ``bioseq.load`` and ``bioseq.train``.
+
+:class:`~bioseq.models.classifier.Classifier` knows what a model is; this top
+layer adds what a user does with one -- predict a file, stream a prediction
+table, embed through a cache, save -- by calling the packages that do each job
+(:mod:`bioseq.predict`, :mod:`bioseq.embed`, :mod:`bioseq.bundle`). Keeping
+those methods up here is what lets every lower layer import only downward.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from typing import Any
+
+from bioseq import bundle
+from bioseq.embed.embed import embed as embed_records
+from bioseq.models.classifier import Classifier
+from bioseq.predict import Predictions, predict, predict_to_file
+from bioseq.training.api import train as train_classifier
+
+
+class Model(Classifier):
+    """A trained classifier (see :class:`~bioseq.models.classifier.Classifier`) with file-level methods."""
+
+    @classmethod
+    def wrap(cls, classifier: Classifier) -> Model:
+        """The same classifier (shared net and attributes) as a :class:`Model`."""
+        if isinstance(classifier, cls):
+            return classifier
+        model = cls.__new__(cls)
+        model.__dict__.update(classifier.__dict__)
+        return model
+
+    def predict(
+        self, path_or_records: Any, batch_size: int = 256, both_strands: bool = False, *, allow_empty: bool = False
+    ) -> Predictions:
+        """Predict every record of a file or iterable of records, in memory (:func:`bioseq.predict.predict`)."""
+        return predict(self, path_or_records, batch_size, both_strands, allow_empty=allow_empty)
+
+    def predict_to_file(
+        self,
+        input: Any,
+        output: str | os.PathLike[str],
+        batch_size: int = 256,
+        both_strands: bool = False,
+        *,
+        allow_empty: bool = False,
+    ) -> int:
+        """Stream predictions into a TSV table (``"-"``: stdout); returns the number of records
+        (:func:`bioseq.predict.predict_to_file`)."""
+        return predict_to_file(
+            self, input, output, batch_size=batch_size, both_strands=both_strands, allow_empty=allow_empty
+        )
+
+    def embed(self, inputs: Any, cache: Any = None, batch_size: int = 256, **kwargs: Any) -> Any:
+        """Embeddings ``(n, embedding_dim)`` of a file or records, in input order; with
+        ``cache`` (an HDF5 path) through the content-addressed cache (:func:`bioseq.embed.embed.embed`)."""
+        return embed_records(self, inputs, cache=cache, batch_size=batch_size, **kwargs)
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Write the bundle (one safetensors file, atomically; :func:`bioseq.bundle.save_bundle`)."""
+        bundle.save_bundle(self, path)
+
+
+def load(path: str | os.PathLike[str], device: str = "cpu") -> Model:
+    """Load a model bundle (``bioseq.load``); never unpickles. See :func:`bioseq.bundle.load`."""
+    return bundle.load(path, device=device, cls=Model)
+
+
+@functools.wraps(train_classifier)
+def train(*args: Any, **kwargs: Any) -> Model:
+    return Model.wrap(train_classifier(*args, **kwargs))

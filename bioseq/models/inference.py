@@ -1,0 +1,219 @@
+"""The one inference path: token arrays in, logits (or pooled features) out.
+
+:func:`run_net` is the only place a torch net is run for inference; predict,
+embed, evaluation during training and interpretation all go through it (via
+:func:`score_sequences` when they start from sequences). It
+
+* sorts the inputs by length so batches carry little padding and returns rows
+  in input order;
+* runs under ``torch.inference_mode()`` in eval mode and restores the net's
+  previous train/eval mode afterwards (tangermeme's discipline);
+* takes the batch size, device and autocast dtype explicitly.
+
+:func:`score_sequences` adds what turns sequences into token arrays and back:
+the letter check (kmer-linear), the long-input policy (windows averaged,
+centre or start), and both strands averaged on request.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from bioseq.alphabets import get_alphabet
+from bioseq.data.batching import collate, padded_to_list
+from bioseq.data.windows import aggregate, apply_policy_batch
+from bioseq.device import autocast
+from bioseq.errors import AlphabetError, ConfigError
+from bioseq.tasks import probabilities
+
+OUTPUTS = ("logits", "features")
+
+
+def run_net(
+    net: Any,
+    tokens: Sequence[np.ndarray],
+    *,
+    batch_size: int,
+    device: Any,
+    output: str = "logits",
+    dtype: Any = "auto",
+) -> np.ndarray:
+    """Run ``net`` over unpadded token arrays.
+
+    Args:
+        net: a :class:`~bioseq.models.network.SequenceNet` (anything with
+            ``forward(ids, mask)`` and ``features(ids, mask)``).
+        tokens: ``n`` int arrays, each ``(T_i,)`` with ``T_i >= 1``.
+        batch_size: sequences per forward pass.
+        device: a ``torch.device`` (the net must already be on it).
+        output: ``"logits"`` -> ``(n, C)``; ``"features"`` -> ``(n, embedding_dim)``.
+        dtype: autocast dtype; ``"auto"`` is bf16 on CUDA and float32 on CPU
+            (bf16 on CPUs without native support is several times slower);
+            None: no autocast.
+
+    Returns:
+        float32 ``(n, C)`` or ``(n, embedding_dim)``, rows in input order.
+    """
+    import torch
+
+    if output not in OUTPUTS:
+        raise ConfigError(f"unknown output {output!r}; choose one of {', '.join(OUTPUTS)}")
+    n = len(tokens)
+    width = net.n_classes if output == "logits" else net.embedding_dim
+    out = np.zeros((n, width), np.float32)
+    order = np.argsort(np.fromiter((len(t) for t in tokens), np.int64, n), kind="stable")
+    step = net if output == "logits" else net.features
+    was_training = net.training
+    net.eval()
+    try:
+        with torch.inference_mode(), _autocast(device, dtype):
+            for start in range(0, n, batch_size):
+                idx = order[start : start + batch_size]
+                ids, mask = collate([tokens[i] for i in idx])
+                out[idx] = step(ids.to(device), mask.to(device)).float().cpu().numpy()
+    finally:
+        net.train(was_training)
+    return out
+
+
+def _autocast(device: Any, dtype: Any) -> Any:
+    import contextlib
+
+    import torch
+
+    if dtype == "auto":
+        return autocast(device)
+    if dtype is None or dtype == torch.float32:
+        return contextlib.nullcontext()
+    return torch.autocast(device_type=device.type, dtype=dtype)
+
+
+def encode_pieces(model: Any, seqs: Sequence[str], ids: Sequence[str] | None) -> tuple[list[np.ndarray], np.ndarray]:
+    """Token arrays of every piece the long-input policy cuts ``seqs`` into.
+
+    Returns:
+        ``(tokens, owner)``: one unpadded token array per piece, and int64
+        ``(n_pieces,)`` the index of the sequence each piece belongs to.
+    """
+    policy = model.long_input
+    if policy.get("policy", "none") == "none":
+        pieces, owner = list(seqs), np.arange(len(seqs), dtype=np.int64)
+    else:
+        pieces, owner = apply_policy_batch(
+            list(seqs), int(policy["max_bases"]), policy["policy"], int(policy.get("overlap", 0))
+        )
+    piece_ids = None if ids is None else [ids[i] for i in owner]
+    mat, lengths = model.tokenizer.encode_batch(pieces, ids=piece_ids)
+    return padded_to_list(mat, lengths), owner
+
+
+def check_letters(alphabet: str, seqs: Sequence[str], ids: Sequence[str] | None) -> None:
+    """Refuse letters outside ``alphabet`` (kmer-linear would silently count them as unknown)."""
+    alpha = get_alphabet(alphabet)
+    allowed = set(alpha.letters) | set(alpha.ambiguous)
+    delete = "".join(sorted(allowed)).encode()
+    if not "".join(seqs).encode("utf-8", "replace").translate(None, delete):
+        return  # all letters allowed: one C-level pass, no per-record work
+    for i, s in enumerate(seqs):
+        bad = set(s) - allowed
+        if bad:
+            raise AlphabetError(
+                f"letters {''.join(sorted(bad))!r} are not in the model's alphabet {alpha.name!r}",
+                record=ids[i] if ids is not None else None,
+            )
+
+
+def score_sequences(
+    model: Any,
+    seqs: Sequence[str],
+    *,
+    output: str,
+    batch_size: int = 256,
+    both_strands: bool = False,
+    ids: Sequence[str] | None = None,
+) -> np.ndarray:
+    """Probabilities or pooled features of sequences held in memory.
+
+    Args:
+        model: a :class:`~bioseq.models.classifier.Classifier`.
+        seqs: upper-case sequences in the model's alphabet.
+        output: ``"probs"`` -> float32 ``(n, C)``; ``"features"`` -> ``(n, embedding_dim)``.
+        batch_size: sequences (windows) per forward pass.
+        both_strands: average with the reverse complement (DNA/RNA only).
+        ids: record ids, only to name a record in error messages.
+
+    Long inputs are cut by the model's long-input policy; the probabilities
+    (features) of a sequence's windows are averaged.
+    """
+    seqs = list(seqs)
+    width = model.n_classes if output == "probs" else model.embedding_dim
+    if not seqs:
+        return np.zeros((0, width), np.float32)
+    strands = [seqs]
+    if both_strands:
+        alpha = get_alphabet(model.alphabet)
+        if not alpha.has_complement:
+            raise ConfigError(f"both_strands needs a nucleic-acid model; this one reads {alpha.name}")
+        strands.append([alpha.reverse_complement(s) for s in seqs])
+    total = np.zeros((len(seqs), width), np.float64)
+    for strand in strands:
+        total += _score_one_strand(model, strand, output, batch_size, ids)
+    return (total / len(strands)).astype(np.float32)
+
+
+def _score_one_strand(model: Any, seqs: list[str], output: str, batch_size: int, ids: Any) -> np.ndarray:
+    if model.kind != "torch":
+        check_letters(model.alphabet, seqs, ids)
+        out = model.net.predict_proba(seqs) if output == "probs" else model.net.features(seqs)
+        return np.asarray(out, np.float64)
+    tokens, owner = encode_pieces(model, seqs, ids)
+    return aggregate(piece_outputs(model, tokens, output, batch_size), owner, len(seqs))
+
+
+def piece_outputs(model: Any, tokens: Sequence[np.ndarray], output: str, batch_size: int) -> np.ndarray:
+    """Per-piece probabilities float32 ``(n, C)`` (``output="probs"``) or features ``(n, D)``."""
+    if output == "probs":
+        logits = run_net(model.net, tokens, batch_size=batch_size, device=model.device, output="logits")
+        return probabilities(logits, model.task)
+    return run_net(model.net, tokens, batch_size=batch_size, device=model.device, output="features")
+
+
+def position_features(
+    model: Any, seqs: Sequence[str], batch_size: int = 64, ids: Sequence[str] | None = None
+) -> list[np.ndarray]:
+    """Per-position features of short inputs: one float32 ``(T_i, H)`` array per sequence.
+
+    The trunk's output before pooling, without prefix (CLS) positions: tokens
+    for the Transformer, pooled convolution steps for the CNN-LSTM
+    (``ceil(L / prod(pool_sizes))``). Inputs longer than ``max_tokens`` are
+    refused rather than windowed: windows would not join into one track.
+    """
+    import torch
+
+    if model.kind != "torch" or not hasattr(model.net, "positions"):
+        raise ConfigError(f"per-position embeddings need a neural trunk; {model.arch!r} has none")
+    seqs = list(seqs)
+    tokens = [model.tokenizer.encode(s, record_id=None if ids is None else ids[i]) for i, s in enumerate(seqs)]
+    limit = model.hparams.get("max_tokens")
+    for i, t in enumerate(tokens):
+        if limit and len(t) > int(limit):
+            raise ConfigError(
+                f"per-position embeddings are for short inputs: {len(t)} tokens > max_tokens={limit}",
+                record=None if ids is None else ids[i],
+            )
+    out: list[np.ndarray] = []
+    net, was_training = model.net, model.net.training
+    net.eval()
+    try:
+        with torch.inference_mode():
+            for start in range(0, len(tokens), batch_size):
+                batch_ids, mask = collate(tokens[start : start + batch_size])
+                h, m = net.positions(batch_ids.to(model.device), mask.to(model.device))
+                h, m = h.float().cpu().numpy(), m.cpu().numpy()
+                out.extend(h[i][m[i]].astype(np.float32) for i in range(len(h)))
+    finally:
+        net.train(was_training)
+    return out
