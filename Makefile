@@ -26,9 +26,11 @@ demo: $(STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/snakemake --cores $(CORES) --configfile workflows/config/config.yaml --report results/report.html
 	@echo; echo "Predictions: results/predictions/"; ls results/predictions/*.tsv; echo "Report: results/report.html"
 
-# Lint + the default test suite (slow tests are benchmarks' business: -m slow).
+# Lint, the structure check (no import cycles, layers only import downward, no
+# function over 80 lines) and the default test suite (slow tests: -m slow).
 test: $(STAMP)
-	$(BIN)/ruff check bioseq tests bench
+	$(BIN)/ruff check bioseq tests bench tools
+	$(BIN)/python tools/check_structure.py
 	$(BIN)/python -m pytest -q -m "not slow"
 
 bench: $(STAMP)

@@ -1,4 +1,4 @@
-"""Fail on import cycles among bioseq modules and on functions over 80 lines.
+"""Fail on import cycles among bioseq modules, imports against the layers, and functions over 80 lines.
 
 Why: layers must only import downward (docs/ARCHITECTURE.md), and a
 function-level import hides a cycle from Python at import time without making
@@ -41,26 +41,39 @@ def _resolve_relative(current: str, is_package: bool, level: int, module: str | 
     return ".".join(base + ([module] if module else []))
 
 
-def _imported_names(tree: ast.AST, current: str, is_package: bool) -> list[tuple[str, int]]:
-    """Every module name the code imports, with the line, before resolution."""
+def _imported_modules(tree: ast.AST, current: str, is_package: bool, files: set[str]) -> list[tuple[str, int]]:
+    """``(module, line)`` for every bioseq module the code imports, wherever the import stands."""
     found: list[tuple[str, int]] = []
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
-            found += [(alias.name, node.lineno) for alias in node.names]
+            found += [(_known_prefix(alias.name, files), node.lineno) for alias in node.names]
         elif isinstance(node, ast.ImportFrom):
             base = node.module or ""
             if node.level:
                 base = _resolve_relative(current, is_package, node.level, node.module)
-            found.append((base, node.lineno))
-            found += [(f"{base}.{alias.name}", node.lineno) for alias in node.names]
-        elif isinstance(node, ast.Call) and _is_import_module(node.func):
-            arg = node.args[0] if node.args else None
+            for alias in node.names:
+                # "from pkg import mod" imports pkg.mod; "from pkg import name" imports pkg.
+                sub = f"{base}.{alias.name}"
+                found.append((sub if sub in files else _known_prefix(base, files), node.lineno))
+        elif isinstance(node, ast.Call) and _is_import_module(node.func) and node.args:
+            arg = node.args[0]
             if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
-                found.append((arg.value, node.lineno))
+                found.append((_known_prefix(arg.value, files), node.lineno))
             elif isinstance(arg, ast.JoinedStr) and arg.values and isinstance(arg.values[0], ast.Constant):
                 # f"pkg.sub.{name}": any module under that prefix may be meant.
-                found.append((str(arg.values[0].value) + "*", node.lineno))
-    return found
+                prefix = str(arg.values[0].value)
+                found += [(m, node.lineno) for m in sorted(files) if m.startswith(prefix)]
+    return [(m, line) for m, line in found if m and m != current]
+
+
+def _known_prefix(name: str, files: set[str]) -> str:
+    """The longest prefix of dotted ``name`` that is a module of the package ('' if none)."""
+    parts = name.split(".")
+    for end in range(len(parts), 0, -1):
+        candidate = ".".join(parts[:end])
+        if candidate in files:
+            return candidate
+    return ""
 
 
 def _is_import_module(func: ast.expr) -> bool:
@@ -70,40 +83,59 @@ def _is_import_module(func: ast.expr) -> bool:
 
 def import_graph(root: Path) -> dict[str, dict[str, int]]:
     """``{module: {imported module: first line}}`` among the modules under ``root``."""
-    files = {module_name(p, root): p for p in sorted(root.rglob("*.py"))}
+    paths = {module_name(p, root): p for p in sorted(root.rglob("*.py"))}
+    files = set(paths)
     graph: dict[str, dict[str, int]] = {}
-    for name, path in files.items():
+    for name, path in paths.items():
         tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
         edges: dict[str, int] = {}
-        names = _imported_names(tree, name, path.name == "__init__.py")
-        for target, line in names:
-            if target.endswith("*"):
-                prefix = target[:-1]
-                for module in files:
-                    if module.startswith(prefix) and module != name:
-                        edges.setdefault(module, line)
-        for target, line in names:
-            # "from pkg import name": keep pkg.name when it is a module, else pkg.
-            if target in files and target != name:
-                edges.setdefault(target, line)
-        for target, line in names:
-            parent = target.rpartition(".")[0]
-            if target not in files and parent in files and parent != name:
-                edges.setdefault(parent, line)
-        # "from pkg import mod" also lists pkg; drop it when a submodule was meant.
-        graph[name] = {t: ln for t, ln in edges.items() if not _only_as_parent(t, names, files)}
+        for target, line in _imported_modules(tree, name, path.name == "__init__.py", files):
+            edges.setdefault(target, line)
+        graph[name] = edges
     return graph
 
 
-def _only_as_parent(target: str, names: list[tuple[str, int]], files: dict[str, Path]) -> bool:
-    """True when ``target`` is named only as the package of submodules it holds."""
-    as_itself = [n for n, _ in names if n == target]
-    children = [n for n, _ in names if n.startswith(target + ".")]
-    if not as_itself or not children:
-        return False
-    return all(c in files for c in children) and not any(
-        c.rpartition(".")[0] == target and c not in files for c in children
-    )
+# The layers, lowest first (docs/ARCHITECTURE.md draws them). A module may
+# import its own package and any package of a lower layer, never one of the
+# same layer or above. The key is the package (or top-level module) under bioseq.
+LAYERS: list[tuple[str, ...]] = [
+    ("_version", "errors"),
+    ("plugins", "alphabets", "device", "tasks", "logs"),
+    ("io",),
+    ("tokenize",),
+    ("data",),
+    ("models",),
+    ("bundle",),
+    ("predict", "embed", "evaluate"),
+    ("training",),
+    ("api",),
+    ("cli",),
+    ("__main__",),
+    ("",),  # bioseq/__init__.py: the lazy public API
+]
+
+
+def layer_of(module: str) -> tuple[int, str]:
+    """``(layer index, package)`` of a dotted module name under ``bioseq``."""
+    parts = module.split(".")
+    package = parts[1] if len(parts) > 1 else ""
+    for i, layer in enumerate(LAYERS):
+        if package in layer:
+            return i, package
+    raise KeyError(f"{module}: package {package!r} is in no layer of tools/check_structure.py")
+
+
+def layer_violations(graph: dict[str, dict[str, int]]) -> list[str]:
+    """Imports that reach sideways or up the layers."""
+    found = []
+    for module, targets in sorted(graph.items()):
+        here, package = layer_of(module)
+        for target, line in sorted(targets.items()):
+            there, other = layer_of(target)
+            if other != package and there >= here:
+                where = "the same layer" if there == here else "a higher layer"
+                found.append(f"layering: {module} (line {line}) imports {target}, which is in {where}")
+    return found
 
 
 def find_cycles(graph: dict[str, dict[str, int]]) -> list[list[str]]:
@@ -186,6 +218,8 @@ def main(argv: list[str] | None = None) -> int:
         members = set(cycle)
         ties = [f"{a} -> {b} (line {graph[a][b]})" for a in cycle for b in graph[a] if b in members]
         problems.append("import cycle: " + ", ".join(cycle) + "\n    " + "\n    ".join(ties))
+    if root.name == "bioseq":
+        problems += layer_violations(graph)
     for path, line, name, length in long_functions(root, args.max_lines):
         problems.append(f"{path}:{line}: function {name} is {length} lines (limit {args.max_lines})")
     for problem in problems:
