@@ -3,7 +3,7 @@
 Trains each architecture on each dataset's train split (validation split for
 early stopping) within a wall-clock budget on this CPU, predicts the untouched
 test split, and prints accuracy / macro-F1 / MCC as mean +- standard deviation
-over several seeds (GUIDE: one seed is noise, not progress). The published
+over several seeds (one seed is noise, not progress). The published
 figures come from ../shared/data/README.md and are NOT always on the same split:
 the ``note`` column says how far they compare.
 

@@ -9,7 +9,7 @@ on the same sequences with 2 torch threads:
   batch size -- the floor no wrapper can beat.
 
 ``bioseq / bare`` time is bioseq's overhead (target <= 1.25). Both are warmed up
-first (GUIDE: first batches are 2-3x slower). The weights are untrained: speed
+first (first batches are 2-3x slower). The weights are untrained: speed
 does not depend on them.
 
 Then it runs ``bioseq predict`` as a subprocess on 200k and on 1M sequences and

