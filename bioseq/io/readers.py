@@ -39,7 +39,8 @@ message names the file, the record id and the line:
   description after the id).
 
 Readers are plugins (entry-point group ``bioseq.readers``, see
-:mod:`bioseq.io.reader_plugins`, with :func:`check_reader` for plugin authors).
+:mod:`bioseq.io.reader_plugins`); :func:`check_reader` is the conformance check
+for plugin authors.
 The built-in readers live in :mod:`bioseq.io.fasta` (with the chunked FASTA
 split) and :mod:`bioseq.io.record_readers` (FASTQ, GenBank, EMBL),
 :class:`RawRecord` in :mod:`bioseq.io.records`, the letter checks in
@@ -56,7 +57,7 @@ from operator import itemgetter
 from typing import Any, NamedTuple
 
 from bioseq.alphabets import Alphabet
-from bioseq.errors import BioseqError, ConfigError, DuplicateIdError, EmptyInputError, InputFormatError
+from bioseq.errors import BioseqError, ConfigError, DuplicateIdError, EmptyInputError, InputFormatError, PluginError
 from bioseq.io.fasta import (
     _CHUNK,
     FastaReader,
@@ -70,7 +71,7 @@ from bioseq.io.formats import STDIN
 from bioseq.io.ids import SeenIds
 from bioseq.io.labels import LabelSpec, label_source
 from bioseq.io.letters import clean_letters, letter_policy, normalise_record
-from bioseq.io.reader_plugins import READERS, check_reader, open_reader
+from bioseq.io.reader_plugins import READERS, check_reader_protocol, open_reader
 from bioseq.io.record_readers import EmblReader, FastqReader, GenBankReader
 from bioseq.io.records import RawRecord
 
@@ -513,3 +514,27 @@ def iter_records(
     description (the full FASTA title), for writers that keep headers (sharding)."""
     for chunk in _Scan(path, format, labels, alphabet, unknown, allow_empty, want_titles=True).chunks():
         yield from zip(chunk.ids, chunk.titles, chunk.seqs, chunk.labels, strict=True)
+
+
+def check_reader(reader_cls: type, sample: str | os.PathLike | None = None) -> None:
+    """Conformance check for reader plugin authors; call it in your plugin's tests.
+
+    Checks the class attributes, that it instantiates without arguments and,
+    given a ``sample`` file in its format, that ``records`` yields well-formed
+    :class:`RawRecord`s (:func:`~bioseq.io.reader_plugins.check_reader_protocol`)
+    which survive bioseq's validation (``iter_sequences(sample, format=reader_cls)``)
+    and come out the same on a second pass.
+
+    Raises:
+        PluginError: what does not conform, naming the reader.
+    """
+    count = check_reader_protocol(reader_cls, sample)
+    if sample is None:
+        return
+    name = getattr(reader_cls, "name", repr(reader_cls))
+    try:
+        n = sum(1 for _ in iter_sequences(sample, format=reader_cls))
+    except BioseqError as exc:
+        raise PluginError(f"reader {name!r}: its records fail validation: {exc}") from exc
+    if n != count:
+        raise PluginError(f"reader {name!r} yields different records on a second pass ({count} vs {n})")
