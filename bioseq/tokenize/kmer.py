@@ -47,7 +47,7 @@ from bioseq.alphabets import UNKNOWN_POLICIES, Alphabet, get_alphabet
 from bioseq.errors import AlphabetError, ConfigError, SequenceTooShortError
 
 PAD, UNK, CLS, MASK = 0, 1, 2, 3
-N_SPECIAL = 4
+N_SPECIAL = 4  # number of special ids (PAD, UNK, CLS, MASK): k-mer ids start here; models import it
 SPECIAL_TOKENS = ("<pad>", "<unk>", "<cls>", "<mask>")
 SHORT_POLICIES = ("error", "empty")
 
@@ -589,30 +589,3 @@ class KmerTokenizer:
         table[UNK] = table[MASK] = 1.0 / size
         table[N_SPECIAL:] = np.eye(size, dtype=np.float32)
         return table[t]
-
-    def reverse_complement(self, seq: str) -> str:
-        """Reverse complement in this tokenizer's alphabet (see :func:`reverse_complement`)."""
-        return reverse_complement(seq, self._alphabet)
-
-
-_RC_TABLES: dict[str, dict[int, int]] = {}
-
-
-def reverse_complement(seq: str, alphabet: str | Alphabet = "dna") -> str:
-    """Reverse complement of a DNA/RNA sequence, preserving case (soft-masking).
-
-    IUPAC ambiguity codes map to their complement codes (``R<->Y``, ``N->N``...);
-    other characters are kept as they are. Used by reverse-complement
-    augmentation and ``--both-strands`` prediction.
-
-    Raises:
-        ConfigError: the alphabet has no complement (protein).
-    """
-    a = get_alphabet(alphabet)
-    if a.complement is None:
-        raise ConfigError(f"alphabet {a.name!r} has no reverse complement")
-    table = _RC_TABLES.get(a.name)
-    if table is None:
-        pairs = {**a.complement, **{x.lower(): y.lower() for x, y in a.complement.items()}}
-        table = _RC_TABLES[a.name] = str.maketrans(pairs)
-    return seq.translate(table)[::-1]

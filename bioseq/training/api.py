@@ -325,7 +325,9 @@ def _train(
             raise exc.located(train_set.source) from None
         rc = None
         if augment_rc:
-            rc = _encode_many(tokenizer, [tokenizer.reverse_complement(s) for s in train_set.seqs], train_set.ids)
+            rc = _encode_many(
+                tokenizer, [tokenizer.alphabet.reverse_complement(s) for s in train_set.seqs], train_set.ids
+            )
         v_tokens, v_owner = model._encode_pieces(valid_set.seqs, valid_set.ids)
         log.debug("encoded the data in %.2f s", time.monotonic() - t_enc)
         run_config = {
