@@ -102,7 +102,7 @@ def predict_to_file(
                 shutil.copyfileobj(fh, sys.stdout)
             sys.stdout.flush()
         return n
-    from bioseq.io.writers import PredictionWriter
+    from bioseq.io.writers import PredictionBatch, PredictionWriter
 
     multilabel = model.task == "multilabel"
     n = 0
@@ -113,6 +113,6 @@ def predict_to_file(
             predicted: list[Any] = model.decide(probs)
             if multilabel:
                 predicted = [p.split(",") if p else [] for p in predicted]
-            writer.write_batch(ids, predicted, probs)
+            writer.write(PredictionBatch(ids, predicted, probs))
             n += len(ids)
     return n
