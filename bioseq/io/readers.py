@@ -172,6 +172,7 @@ class _Scan:
         self.allow_empty = allow_empty
         # the ids so far (the only per-record memory kept: 8 bytes per record)
         self.seen = SeenIds()
+        self.file = 0  # index into self.names of the file being read (one name may come twice)
 
     def duplicate(
         self, rid: str, path: str, line: int | None, confirm: bool = False
@@ -184,7 +185,9 @@ class _Scan:
         record with this id. Stdin cannot be re-read: a match there is reported.
         """
         where = "earlier in the input"
-        for name in self.names:
+        # later files cannot hold an earlier occurrence; in the current one only earlier lines count
+        for index, name in enumerate(self.names[: self.file + 1]):
+            current = index == self.file
             if name == STDIN:
                 confirm = False
                 continue
@@ -194,7 +197,7 @@ class _Scan:
                     (
                         r.line
                         for r in reader.records(handle, name)
-                        if r.id == rid and not (name == path and line is not None and (r.line or 0) >= line)
+                        if r.id == rid and not (current and line is not None and (r.line or 0) >= line)
                     ),
                     0,
                 )
@@ -202,8 +205,6 @@ class _Scan:
                     where = f"{name}:{found}" if found else name
                     confirm = False
                     break
-            if name == path:
-                break  # later files cannot hold an earlier occurrence
         if confirm:
             return None
         return DuplicateIdError(f"duplicate id (first seen at {where})", path=path, record=rid, line=line)
@@ -211,6 +212,7 @@ class _Scan:
     def chunks(self) -> Iterator[_Chunk]:
         for index, p in enumerate(self.paths):
             path, count = self.names[index], 0
+            self.file = index
             with open_reader(p, self.format) as (reader, handle):
                 if type(reader) is FastaReader:
                     # _CHUNK is read from this module at each call (tests shrink it here)
