@@ -21,6 +21,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from bioseq.errors import ConfigError
+
 UNKNOWN_POLICIES = ("map", "reject")
 
 
@@ -39,6 +41,13 @@ class Alphabet:
     letters: str
     ambiguous: str
     complement: dict[str, str] | None = field(default=None, compare=False)
+    # str.translate table of the complement, both cases (built once, in __post_init__)
+    _rc_table: dict[int, int] | None = field(default=None, init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.complement is not None:
+            pairs = {**self.complement, **{x.lower(): y.lower() for x, y in self.complement.items()}}
+            object.__setattr__(self, "_rc_table", str.maketrans(pairs))
 
     @property
     def size(self) -> int:
@@ -50,12 +59,21 @@ class Alphabet:
         return self.complement is not None
 
     def reverse_complement(self, seq: str) -> str:
-        """Reverse complement of an upper-case sequence (ambiguity codes map to themselves
-        where IUPAC defines no complement pair)."""
-        if self.complement is None:
-            raise ValueError(f"alphabet {self.name!r} has no complement")
-        table = str.maketrans(self.complement)
-        return seq.translate(table)[::-1]
+        """Reverse complement of a nucleic-acid sequence, preserving case (soft-masking).
+
+        The one implementation in bioseq (reverse-complement augmentation,
+        ``--both-strands`` prediction). IUPAC ambiguity codes map to their
+        complement codes (``R<->Y``, ``N->N``...); other characters are kept as
+        they are. One ``translate`` and one slice: no Python code per letter.
+
+        Raises:
+            ConfigError: the alphabet has no complement (protein), naming it.
+        """
+        if self._rc_table is None:
+            raise ConfigError(
+                f"alphabet {self.name!r} has no complement: reverse complement needs a nucleic-acid alphabet"
+            )
+        return seq.translate(self._rc_table)[::-1]
 
 
 _IUPAC_NUCLEOTIDE_AMBIGUITY = "NRYSWKMBDHV"
@@ -92,6 +110,4 @@ def get_alphabet(name: str | Alphabet) -> Alphabet:
     try:
         return ALPHABETS[name.lower()]
     except KeyError:
-        from bioseq.errors import ConfigError
-
         raise ConfigError(f"unknown alphabet {name!r}; choose one of {', '.join(ALPHABETS)}") from None

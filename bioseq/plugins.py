@@ -21,8 +21,6 @@ from bioseq.errors import PluginError
 
 T = TypeVar("T")
 
-GROUPS = ("bioseq.models", "bioseq.tokenizers", "bioseq.readers")
-
 
 class Registry(Generic[T]):
     """A named collection of implementations for one entry-point group.

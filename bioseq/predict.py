@@ -25,7 +25,7 @@ import numpy as np
 
 from bioseq.errors import BioseqError
 from bioseq.io.sources import is_path_like, iter_source_columns
-from bioseq.io.writers import PredictionWriter
+from bioseq.io.writers import PredictionBatch, PredictionWriter
 
 if TYPE_CHECKING:
     from bioseq.models.classifier import Classifier as Model
@@ -155,6 +155,6 @@ def predict_to_file(
             predicted: list[Any] = model.decide(probs)
             if multilabel:
                 predicted = [p.split(",") if p else [] for p in predicted]
-            writer.write_batch(ids, predicted, probs)
+            writer.write(PredictionBatch(ids, predicted, probs))
             n += len(ids)
     return n

@@ -20,8 +20,17 @@ def test_reverse_complement_dna_and_rna():
     assert DNA.reverse_complement("RYKM") == "KMRY"
 
 
-def test_protein_has_no_complement():
-    with pytest.raises(ValueError):
+def test_reverse_complement_keeps_soft_masking_case():
+    assert DNA.reverse_complement("acgR") == "Ycgt"
+    assert RNA.reverse_complement("AACGu") == "aCGUU"
+
+
+def test_reverse_complement_keeps_characters_outside_the_alphabet():
+    assert DNA.reverse_complement("A-C.") == ".G-T"
+
+
+def test_reverse_complement_of_protein_is_a_config_error_naming_the_alphabet():
+    with pytest.raises(ConfigError, match="alphabet 'protein' has no complement"):
         PROTEIN.reverse_complement("ACD")
 
 

@@ -271,6 +271,15 @@ def test_duplicate_id_across_chained_files(tmp_path):
     assert f"{first}:3" in str(err.value)
 
 
+@pytest.mark.parametrize("name, text", [("one.fa", ">x\nAC\n>a\nGG\n"), ("one.fq", "@x\nAC\n+\nII\n@a\nGG\n+\nII\n")])
+def test_the_same_file_given_twice_is_a_duplicate_id(tmp_path, name, text):
+    path = write(tmp_path, name, text)
+    with pytest.raises(DuplicateIdError) as err:
+        list(iter_sequences([path, path]))
+    assert_names(err, path, record="x", line=1)
+    assert f"{path}:1" in str(err.value)
+
+
 def test_alphabet_error_names_file_record_line_and_letters(tmp_path):
     path = write(tmp_path, "a.fa", ">ok\nACGT\n>bad label=x\nACGTACGT\nACGJ\nAC\n")
     with pytest.raises(AlphabetError) as err:

@@ -10,7 +10,7 @@ from bioseq.cli import main
 from bioseq.errors import ConfigError, EmptyInputError, InputFormatError
 from bioseq.io.readers import iter_sequences, read
 from bioseq.io.shard import gather_tables, shard_file, shard_sizes
-from bioseq.io.writers import PredictionWriter, read_predictions
+from bioseq.io.writers import PredictionBatch, PredictionWriter, read_predictions
 
 DATA = Path(__file__).parent / "data" / "io"
 REAL = Path(__file__).parents[1] / "data" / "splice_uci" / "valid.fa.gz"
@@ -66,7 +66,7 @@ def fake_predictions(shard: Path, out: Path) -> None:
     items = list(iter_sequences(shard, allow_empty=True))
     probs = np.array([[len(i.seq) % 7 / 10, 1 - len(i.seq) % 7 / 10] for i in items]).reshape(-1, 2)
     with PredictionWriter(out, ["p", "q"]) as w:
-        w.write_batch([i.id for i in items], probs.argmax(1) if len(items) else [], probs)
+        w.write(PredictionBatch([i.id for i in items], probs.argmax(1) if len(items) else [], probs))
 
 
 def test_shard_predict_gather_round_trip_keeps_input_order(tmp_path):
@@ -83,9 +83,9 @@ def test_shard_predict_gather_round_trip_keeps_input_order(tmp_path):
 def test_gather_rejects_mismatched_headers_and_empty_files(tmp_path):
     a, b, c = tmp_path / "a.tsv", tmp_path / "b.tsv", tmp_path / "c.tsv"
     with PredictionWriter(a, ["x", "y"]) as w:
-        w.write_batch(["r1"], ["x"], [[1, 0]])
+        w.write(PredictionBatch(["r1"], ["x"], [[1, 0]]))
     with PredictionWriter(b, ["y", "x"]) as w:
-        w.write_batch(["r2"], ["x"], [[0, 1]])
+        w.write(PredictionBatch(["r2"], ["x"], [[0, 1]]))
     c.write_text("")
     out = tmp_path / "out.tsv"
     with pytest.raises(InputFormatError, match="header differs") as err:

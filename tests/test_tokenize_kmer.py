@@ -7,9 +7,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bioseq.alphabets import get_alphabet
+from bioseq.alphabets import DNA, get_alphabet
 from bioseq.errors import AlphabetError, BioseqError, ConfigError, SequenceTooShortError
-from bioseq.tokenize.kmer import CLS, MASK, PAD, UNK, KmerTokenizer, reverse_complement
+from bioseq.tokenize.kmer import CLS, MASK, PAD, UNK, KmerTokenizer
 
 # ---------------------------------------------------------------- pure-Python reference
 
@@ -75,7 +75,7 @@ def test_encode_length(seq, k, stride):
 @given(seq=dna_with_n, k=st.integers(1, 6))
 def test_canonical_invariant_under_reverse_complement(seq, k):
     tok = KmerTokenizer(k=k, canonical=True, short="empty")
-    assert np.array_equal(tok.encode(reverse_complement(seq)), tok.encode(seq)[::-1])
+    assert np.array_equal(tok.encode(DNA.reverse_complement(seq)), tok.encode(seq)[::-1])
 
 
 @settings(max_examples=100, deadline=None)
@@ -190,7 +190,6 @@ def test_letters_outside_the_alphabet_always_fail():
 def test_rna():
     tok = KmerTokenizer(k=2, alphabet="rna", canonical=True)
     assert np.array_equal(tok.encode("ACGUUA"), KmerTokenizer(k=2, canonical=True).encode("ACGTTA"))
-    assert reverse_complement("AACGu", "rna") == "aCGUU"
 
 
 def test_too_short():
@@ -287,21 +286,13 @@ def test_config_round_trip():
         KmerTokenizer.from_config({"name": "bpe"})
 
 
-def test_reverse_complement():
-    assert reverse_complement("AACGTN") == "NACGTT"
-    assert reverse_complement("acgR") == "Ycgt"
-    assert KmerTokenizer(k=2).reverse_complement("AAC") == "GTT"
-    with pytest.raises(ConfigError, match="protein"):
-        reverse_complement("MKV", "protein")
-
-
 def test_canonical_with_an_alphabet_whose_complement_is_not_reversed_order():
-    from bioseq.alphabets import DNA, Alphabet
+    from bioseq.alphabets import Alphabet
 
     odd = Alphabet("dna-actg", "ACTG", DNA.ambiguous, DNA.complement)  # takes the generic (non-bit) path
     tok = KmerTokenizer(k=3, alphabet=odd, canonical=True)
     seq = "ACGTTGCAAGGNCTTAACGGTAC"
-    assert np.array_equal(tok.encode(reverse_complement(seq)), tok.encode(seq)[::-1])
+    assert np.array_equal(tok.encode(DNA.reverse_complement(seq)), tok.encode(seq)[::-1])
     all_kmers = ["".join(p) for p in itertools.product("ACGT", repeat=3)]
     ids = {int(tok.encode(km)[0]) for km in all_kmers}
     assert ids == set(range(4, tok.vocab_size)) and tok.vocab_size == 4 + 32
@@ -319,6 +310,6 @@ def test_canonical_k8_matches_reference():
 def test_canonical_k12():
     tok = KmerTokenizer(k=12, canonical=True)
     seq = "ACGTTGCAAGGCTTAACGGTACCAGGATTACA"
-    assert np.array_equal(tok.encode(reverse_complement(seq)), tok.encode(seq)[::-1])
+    assert np.array_equal(tok.encode(DNA.reverse_complement(seq)), tok.encode(seq)[::-1])
     assert tok.decode(tok.encode(seq)) == seq
     assert tok.encode("A" * 12)[0] == 4 and tok.encode("T" * 12)[0] == 4

@@ -1,9 +1,7 @@
 """``bioseq tokenize``: stream sequences through a k-mer tokenizer and summarise them.
 
-A quick look at a dataset before training: how many records, how long, how
-many tokens a model will see, how often k-mers hit ambiguity codes (``UNK``),
-and how the labels are balanced. Nothing is written; ``--json`` makes the
-summary machine-readable for pipelines and tests.
+Argument parsing only; the summary is :mod:`bioseq.tokenize.summary`. Nothing
+is written; ``--json`` makes the summary machine-readable for pipelines and tests.
 """
 
 from __future__ import annotations
@@ -11,11 +9,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
-from collections import Counter
-from typing import Any
-
-from bioseq.errors import BioseqError
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -57,79 +50,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     return p
 
 
-def summarize(batches: Any, tokenizer: Any, progress: Any = None) -> dict[str, Any]:
-    """Encode every batch of ``SequenceItem`` and collect the summary statistics.
-
-    Lengths are kept as one int64 per record (8 bytes), so the median is exact;
-    tokens are counted and discarded batch by batch.
-    """
-    import numpy as np
-
-    from bioseq.tokenize.kmer import UNK
-
-    lengths: list[np.ndarray] = []
-    n_tokens = n_unknown = n_empty = 0
-    labels: Counter[str] = Counter()
-    unlabelled = 0
-    for batch in batches:
-        tokens, token_lengths = tokenizer.encode_batch([it.seq for it in batch], ids=[it.id for it in batch])
-        lengths.append(np.fromiter((len(it.seq) for it in batch), dtype=np.int64, count=len(batch)))
-        n_tokens += int(token_lengths.sum())
-        n_unknown += int(np.count_nonzero(tokens == UNK))
-        n_empty += int(np.count_nonzero(token_lengths == 0))
-        for it in batch:
-            if it.labels is None:
-                unlabelled += 1
-            else:
-                labels.update(it.labels)
-        if progress is not None:
-            progress.update(len(batch))
-    all_lengths = np.concatenate(lengths) if lengths else np.zeros(0, dtype=np.int64)
-    n = int(all_lengths.size)
-    return {
-        "records": n,
-        "bases": int(all_lengths.sum()),
-        "length_min": int(all_lengths.min()) if n else None,
-        "length_median": float(np.median(all_lengths)) if n else None,
-        "length_max": int(all_lengths.max()) if n else None,
-        "tokens": n_tokens,
-        "unknown_tokens": n_unknown,
-        "unknown_rate": n_unknown / n_tokens if n_tokens else 0.0,
-        "records_without_tokens": n_empty,
-        "label_counts": dict(sorted(labels.items())),
-        "unlabelled_records": unlabelled,
-        "vocab_size": tokenizer.vocab_size,
-        "tokenizer": tokenizer.config(),
-    }
-
-
-def _format_text(s: dict[str, Any]) -> str:
-    tok = s["tokenizer"]
-    labels = ", ".join(f"{k} {v:,}" for k, v in s["label_counts"].items()) or "none"
-    lines = [
-        f"input            {', '.join(s['input'])}",
-        f"records          {s['records']:,}",
-        f"bases            {s['bases']:,}",
-        f"length           min {s['length_min']}  median {s['length_median']:g}  max {s['length_max']}",
-        f"tokens           {s['tokens']:,}  (k={tok['k']}, stride {tok['stride']}"
-        f"{', canonical' if tok['canonical'] else ''}, {tok['alphabet']})",
-        f"unknown tokens   {s['unknown_tokens']:,}  ({100 * s['unknown_rate']:.3f}%)",
-        f"vocab size       {s['vocab_size']:,}",
-        f"labels           {labels}" + (f"  (+{s['unlabelled_records']:,} unlabelled)"
-                                        if s["unlabelled_records"] and s["label_counts"] else ""),
-    ]
-    if s["records_without_tokens"]:
-        lines.append(f"too short        {s['records_without_tokens']:,} records shorter than k (0 tokens)")
-    rate = s["bases"] / 1e6 / max(s["seconds"], 1e-9)
-    lines.append(f"time             {s['seconds']:.2f} s  ({rate:.1f} Mbases/s, reading included)")
-    return "\n".join(lines)
-
-
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from bioseq.io.readers import iter_batches
     from bioseq.tokenize.kmer import KmerTokenizer
+    from bioseq.tokenize.summary import format_summary, summarize_inputs
 
     tokenizer = KmerTokenizer(
         k=args.kmer,
@@ -139,17 +64,7 @@ def run(args: argparse.Namespace) -> int:
         unknown=args.unknown,
         short=args.short,
     )
-    paths = args.input[0] if len(args.input) == 1 else args.input
-    start = time.perf_counter()
-    batches = iter_batches(
-        paths, args.batch_size, format=args.format, labels=args.labels, alphabet=args.alphabet,
-        unknown=args.unknown,
-    )
     with tqdm(unit=" records", unit_scale=True, file=sys.stderr, disable=None, leave=False) as bar:
-        try:
-            summary = {"input": list(args.input), **summarize(batches, tokenizer, bar)}
-        except BioseqError as exc:  # the tokenizer knows the record, not the file
-            raise exc.located(", ".join(args.input)) from None
-    summary["seconds"] = round(time.perf_counter() - start, 3)
-    print(json.dumps(summary, indent=2) if args.json else _format_text(summary))
+        summary = summarize_inputs(args.input, tokenizer, args.batch_size, args.format, args.labels, bar)
+    print(json.dumps(summary, indent=2) if args.json else format_summary(summary))
     return 0

@@ -274,7 +274,7 @@ def predict_with_head(
         BundleError: the head was fitted on another model's embeddings.
     """
     from bioseq.embed.embed import iter_embed
-    from bioseq.io.writers import PredictionWriter
+    from bioseq.io.writers import PredictionBatch, PredictionWriter
 
     head_path = head if not isinstance(head, Head) else None
     h = load_head(head) if head_path is not None else head
@@ -294,7 +294,7 @@ def predict_with_head(
         for chunk in iter_embed(model, input, cache, batch_size=batch_size, dtype=dtype,
                                 allow_multiple_models=allow_multiple_models, allow_empty=allow_empty):
             probs = h.predict_proba(chunk.embeddings)
-            writer.write_batch(chunk.ids, h.decide(probs), probs)
+            writer.write(PredictionBatch(chunk.ids, h.decide(probs), probs))
             n += len(chunk.ids)
     return n
 

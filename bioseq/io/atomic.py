@@ -14,6 +14,32 @@ import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import IO
+
+
+def temp_beside(dest: Path) -> Path:
+    """Create an empty temporary file ``.<name>.<random>.tmp`` in ``dest``'s directory
+    (parents created): on the same filesystem, so :func:`put_in_place` is a rename."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
+    os.close(fd)
+    return Path(tmp)
+
+
+def put_in_place(tmp: Path, dest: Path, fsync: bool = True) -> None:
+    """Move the finished ``tmp`` onto ``dest`` in one atomic step (after an fsync, so a
+    crash right after the rename cannot leave an empty file under the final name)."""
+    if fsync:
+        with open(tmp, "rb") as fh:
+            os.fsync(fh.fileno())
+    os.chmod(tmp, 0o644)
+    os.replace(tmp, dest)
+
+
+def discard_temp(tmp: Path) -> None:
+    """Remove a temporary file that will not be used (already gone is fine)."""
+    with contextlib.suppress(FileNotFoundError):
+        tmp.unlink()
 
 
 @contextlib.contextmanager
@@ -24,20 +50,12 @@ def atomic_path(path: str | os.PathLike[str], fsync: bool = True) -> Iterator[Pa
     Parent directories are created.
     """
     dest = Path(path)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
-    os.close(fd)
-    tmp_path = Path(tmp)
+    tmp_path = temp_beside(dest)
     try:
         yield tmp_path
-        if fsync:
-            with open(tmp_path, "rb") as fh:
-                os.fsync(fh.fileno())
-        os.chmod(tmp_path, 0o644)
-        os.replace(tmp_path, dest)
+        put_in_place(tmp_path, dest, fsync)
     except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            tmp_path.unlink()
+        discard_temp(tmp_path)
         raise
 
 
@@ -101,3 +119,37 @@ class AtomicWriter:
         else:
             self.abort()
         return False
+
+
+class AtomicTextWriter(AtomicWriter):
+    """An :class:`AtomicWriter` of one UTF-8 text file (tables, JSON lines).
+
+    The temporary file beside ``path`` is opened at construction; subclasses
+    write through :meth:`_handle` and implement :meth:`write`. ``close()``
+    puts the file in place, ``abort()`` removes it.
+
+    Args:
+        path: the destination; parent directories are created.
+        fsync: flush the data to disk before the rename (off for files that are
+            cheap to remake).
+    """
+
+    def __init__(self, path: str | os.PathLike[str], fsync: bool = True) -> None:
+        self.path = Path(path)
+        self._fsync = fsync
+        self._tmp = temp_beside(self.path)
+        self._fh: IO[str] = open(self._tmp, "w", encoding="utf-8", newline="\n")
+
+    def _handle(self) -> IO[str]:
+        """The open temporary file; writing after ``close()``/``abort()`` is a programming error."""
+        if self._finished:
+            raise RuntimeError(f"{type(self).__name__} for {self.path} is already closed")
+        return self._fh
+
+    def _commit(self) -> None:
+        self._fh.close()
+        put_in_place(self._tmp, self.path, self._fsync)
+
+    def _discard(self) -> None:
+        self._fh.close()
+        discard_temp(self._tmp)

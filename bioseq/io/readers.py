@@ -39,7 +39,8 @@ message names the file, the record id and the line:
   description after the id).
 
 Readers are plugins (entry-point group ``bioseq.readers``, see
-:mod:`bioseq.io.reader_plugins`, with :func:`check_reader` for plugin authors).
+:mod:`bioseq.io.reader_plugins`); :func:`check_reader` is the conformance check
+for plugin authors.
 The built-in readers live in :mod:`bioseq.io.fasta` (with the chunked FASTA
 split) and :mod:`bioseq.io.record_readers` (FASTQ, GenBank, EMBL),
 :class:`RawRecord` in :mod:`bioseq.io.records`, the letter checks in
@@ -56,7 +57,7 @@ from operator import itemgetter
 from typing import Any, NamedTuple
 
 from bioseq.alphabets import Alphabet
-from bioseq.errors import BioseqError, ConfigError, DuplicateIdError, EmptyInputError, InputFormatError
+from bioseq.errors import BioseqError, ConfigError, DuplicateIdError, EmptyInputError, InputFormatError, PluginError
 from bioseq.io.fasta import (
     _CHUNK,
     FastaReader,
@@ -70,7 +71,7 @@ from bioseq.io.formats import STDIN
 from bioseq.io.ids import SeenIds
 from bioseq.io.labels import LabelSpec, label_source
 from bioseq.io.letters import clean_letters, letter_policy, normalise_record
-from bioseq.io.reader_plugins import READERS, check_reader, open_reader
+from bioseq.io.reader_plugins import READERS, check_reader_protocol, open_reader
 from bioseq.io.record_readers import EmblReader, FastqReader, GenBankReader
 from bioseq.io.records import RawRecord
 
@@ -171,6 +172,7 @@ class _Scan:
         self.allow_empty = allow_empty
         # the ids so far (the only per-record memory kept: 8 bytes per record)
         self.seen = SeenIds()
+        self.file = 0  # index into self.names of the file being read (one name may come twice)
 
     def duplicate(
         self, rid: str, path: str, line: int | None, confirm: bool = False
@@ -183,7 +185,9 @@ class _Scan:
         record with this id. Stdin cannot be re-read: a match there is reported.
         """
         where = "earlier in the input"
-        for name in self.names:
+        # later files cannot hold an earlier occurrence; in the current one only earlier lines count
+        for index, name in enumerate(self.names[: self.file + 1]):
+            current = index == self.file
             if name == STDIN:
                 confirm = False
                 continue
@@ -193,7 +197,7 @@ class _Scan:
                     (
                         r.line
                         for r in reader.records(handle, name)
-                        if r.id == rid and not (name == path and line is not None and (r.line or 0) >= line)
+                        if r.id == rid and not (current and line is not None and (r.line or 0) >= line)
                     ),
                     0,
                 )
@@ -201,8 +205,6 @@ class _Scan:
                     where = f"{name}:{found}" if found else name
                     confirm = False
                     break
-            if name == path:
-                break  # later files cannot hold an earlier occurrence
         if confirm:
             return None
         return DuplicateIdError(f"duplicate id (first seen at {where})", path=path, record=rid, line=line)
@@ -210,6 +212,7 @@ class _Scan:
     def chunks(self) -> Iterator[_Chunk]:
         for index, p in enumerate(self.paths):
             path, count = self.names[index], 0
+            self.file = index
             with open_reader(p, self.format) as (reader, handle):
                 if type(reader) is FastaReader:
                     # _CHUNK is read from this module at each call (tests shrink it here)
@@ -513,3 +516,27 @@ def iter_records(
     description (the full FASTA title), for writers that keep headers (sharding)."""
     for chunk in _Scan(path, format, labels, alphabet, unknown, allow_empty, want_titles=True).chunks():
         yield from zip(chunk.ids, chunk.titles, chunk.seqs, chunk.labels, strict=True)
+
+
+def check_reader(reader_cls: type, sample: str | os.PathLike | None = None) -> None:
+    """Conformance check for reader plugin authors; call it in your plugin's tests.
+
+    Checks the class attributes, that it instantiates without arguments and,
+    given a ``sample`` file in its format, that ``records`` yields well-formed
+    :class:`RawRecord`s (:func:`~bioseq.io.reader_plugins.check_reader_protocol`)
+    which survive bioseq's validation (``iter_sequences(sample, format=reader_cls)``)
+    and come out the same on a second pass.
+
+    Raises:
+        PluginError: what does not conform, naming the reader.
+    """
+    count = check_reader_protocol(reader_cls, sample)
+    if sample is None:
+        return
+    name = getattr(reader_cls, "name", repr(reader_cls))
+    try:
+        n = sum(1 for _ in iter_sequences(sample, format=reader_cls))
+    except BioseqError as exc:
+        raise PluginError(f"reader {name!r}: its records fail validation: {exc}") from exc
+    if n != count:
+        raise PluginError(f"reader {name!r} yields different records on a second pass ({count} vs {n})")

@@ -10,10 +10,11 @@ comma-separated set of labels predicted present (empty when none). The
 ``prob_<label>`` columns are probabilities formatted with ``%.6g`` (six
 significant digits: exact enough for metrics, compact on disk).
 
-:class:`PredictionWriter` writes to a temporary file beside the target and
-renames it over the target only when the ``with`` block ends without an
-exception, so a crashed or interrupted run leaves the previous table (or none),
-never a truncated one. :func:`read_predictions` reads a table back, checking it.
+:class:`PredictionWriter` (an :class:`~bioseq.io.atomic.AtomicWriter`) writes
+to a temporary file beside the target and renames it over the target only on
+``close()`` (a ``with`` block that ends without an exception), so a crashed or
+interrupted run leaves the previous table (or none), never a truncated one.
+:func:`read_predictions` reads a table back, checking it.
 """
 
 from __future__ import annotations
@@ -23,12 +24,12 @@ import os
 from collections.abc import Iterator, Sequence
 from itertools import chain
 from pathlib import Path
-from typing import IO, NamedTuple
+from typing import IO, Any, NamedTuple
 
 import numpy as np
 
 from bioseq.errors import EmptyInputError, InputFormatError
-from bioseq.io.atomic import atomic_path
+from bioseq.io.atomic import AtomicTextWriter
 
 PROB_PREFIX = "prob_"
 FIXED_COLUMNS = ("id", "predicted")
@@ -55,8 +56,30 @@ class PredictionTable(NamedTuple):
     probs: np.ndarray
 
 
-class PredictionWriter:
+class PredictionBatch(NamedTuple):
+    """One batch of predictions: the unit :meth:`PredictionWriter.write` takes (n records).
+
+    Attributes:
+        ids: record ids, length n (no tabs or newlines).
+        predicted: length n: per record the predicted label or its index into the
+            writer's ``labels``; for a multi-label writer a collection of
+            labels/indices per record.
+        probs: array-like of shape (n, len(labels)), probabilities in label order.
+    """
+
+    ids: Sequence[str]
+    predicted: Sequence[Any]
+    probs: Any
+
+
+class PredictionWriter(AtomicTextWriter):
     """Write a prediction table batch by batch; the file appears only when complete.
+
+    The :class:`~bioseq.io.atomic.AtomicWriter` protocol: ``write(batch)`` per
+    :class:`PredictionBatch`, ``close()`` puts the table in place, ``abort()``
+    drops it; as a context manager a clean exit closes and an exception aborts.
+    The header is written at construction, so a writer closed without batches
+    leaves a header-only table (an empty shard).
 
     Args:
         path: the output ``.tsv``; parent directories are created.
@@ -68,11 +91,10 @@ class PredictionWriter:
 
         with PredictionWriter("out.tsv", ["EI", "IE", "N"]) as w:
             for ids, probs in batches:  # probs: float array (batch, 3)
-                w.write_batch(ids, probs.argmax(1), probs)
+                w.write(PredictionBatch(ids, probs.argmax(1), probs))
     """
 
     def __init__(self, path: str | os.PathLike[str], labels: Sequence[str], multilabel: bool = False) -> None:
-        self.path = Path(path)
         self.labels = [str(lab) for lab in labels]
         self.multilabel = multilabel
         if not self.labels:
@@ -83,41 +105,25 @@ class PredictionWriter:
         if bad:
             raise ValueError(f"labels may not contain tabs, newlines or commas: {bad}")
         self.rows = 0
-        self._atomic = None
-        self._fh: IO[str] | None = None
-        self._fmt = "\t".join(["%.6g"] * len(self.labels))
-
-    def __enter__(self) -> PredictionWriter:
-        self._atomic = atomic_path(self.path)
-        tmp = self._atomic.__enter__()
-        self._fh = open(tmp, "w", encoding="utf-8", newline="\n")
+        # the row template; write() %-formats n copies of it in one go
+        self._line = "%s\t%s\t" + "\t".join(["%.6g"] * len(self.labels)) + "\n"
+        super().__init__(path)
         self._fh.write(header_line(self.labels))
-        return self
-
-    def __exit__(self, exc_type, exc, tb) -> bool:
-        assert self._fh is not None and self._atomic is not None
-        self._fh.close()
-        self._fh = None
-        atomic, self._atomic = self._atomic, None
-        # atomic_path renames on a clean exit and removes the temp file otherwise
-        return bool(atomic.__exit__(exc_type, exc, tb))
 
     def _label(self, value) -> str:
         if isinstance(value, (int, np.integer)):
             return self.labels[int(value)]
         return str(value)
 
-    def write_batch(self, ids: Sequence[str], predicted: Sequence, probs) -> None:
-        """Append one row per record.
+    def write(self, batch: PredictionBatch) -> None:
+        """Append one row per record of ``batch`` (shapes: see :class:`PredictionBatch`).
 
-        Args:
-            ids: record ids (no tabs or newlines).
-            predicted: per record the predicted label, or its index into
-                ``labels``; for multi-label writers a collection of labels/indices.
-            probs: array-like, shape (len(ids), len(labels)).
+        Raises:
+            ValueError: lengths that disagree, or an id/label holding a tab or newline.
+            RuntimeError: the writer is already closed or aborted.
         """
-        if self._fh is None:
-            raise RuntimeError("use PredictionWriter as a context manager: with PredictionWriter(...) as w")
+        fh = self._handle()
+        ids, predicted, probs = batch
         probs = np.asarray(probs, dtype=np.float64)
         n = len(ids)
         if probs.shape != (n, len(self.labels)) or len(predicted) != n:
@@ -132,11 +138,10 @@ class PredictionWriter:
         else:
             preds = [self._label(p) for p in predicted]
         # One %-format of the whole batch: no Python code per row (2.5x faster than an f-string per row).
-        line = "%s\t%s\t" + self._fmt + "\n"
-        joined = (line * n) % tuple(chain.from_iterable(zip(ids, preds, *probs.T.tolist(), strict=True)))
+        joined = (self._line * n) % tuple(chain.from_iterable(zip(ids, preds, *probs.T.tolist(), strict=True)))
         if joined.count("\t") != n * (len(self.labels) + 1) or joined.count("\n") != n:
             raise ValueError("record ids and labels may not contain tabs or newlines")
-        self._fh.write(joined)
+        fh.write(joined)
         self.rows += n
 
 

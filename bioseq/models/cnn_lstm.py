@@ -30,8 +30,8 @@ from bioseq.models.heads import ClassificationHead
 from bioseq.models.network import SequenceNet
 from bioseq.models.pooling import build_pooling, lengths_to_mask, pooled_lengths
 from bioseq.models.registry import merge_hparams
+from bioseq.tokenize import N_SPECIAL
 
-N_SPECIAL = 4  # PAD=0, UNK=1, CLS=2, MASK=3; k-mer ids start at 4 (tokenize contract)
 ONEHOT_MAX_VOCAB = 64  # "auto" picks one-hot up to this many k-mer ids (k=1 DNA/RNA/protein)
 
 _BASE_HPARAMS: dict[str, Any] = {

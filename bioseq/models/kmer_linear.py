@@ -28,8 +28,8 @@ import numpy as np
 from bioseq.errors import BundleError, ConfigError, LabelError
 from bioseq.models.registry import merge_hparams
 from bioseq.tasks import check_task, probabilities
+from bioseq.tokenize import N_SPECIAL
 
-N_SPECIAL = 4  # PAD=0, UNK=1, CLS=2, MASK=3 (tokenize contract)
 TRANSFORMS = ("none", "sqrt", "log")
 # Sequences tokenised and counted at a time: bounds memory at large k, and keeps
 # the count matrix in cache (measured: 256 rows 2x faster than 2048 at k=4).

@@ -5,13 +5,14 @@ them too); they are re-exported here for convenience.
 """
 
 from bioseq.alphabets import DNA, PROTEIN, RNA, Alphabet, get_alphabet
-from bioseq.tokenize.kmer import CLS, MASK, PAD, UNK, KmerTokenizer, reverse_complement
+from bioseq.tokenize.kmer import CLS, MASK, N_SPECIAL, PAD, UNK, KmerTokenizer
 from bioseq.tokenize.registry import TOKENIZERS, check_tokenizer, tokenizer_from_config
 
 __all__ = [
     "CLS",
     "DNA",
     "MASK",
+    "N_SPECIAL",
     "PAD",
     "PROTEIN",
     "RNA",
@@ -21,6 +22,5 @@ __all__ = [
     "KmerTokenizer",
     "check_tokenizer",
     "get_alphabet",
-    "reverse_complement",
     "tokenizer_from_config",
 ]

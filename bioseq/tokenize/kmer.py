@@ -47,7 +47,7 @@ from bioseq.alphabets import UNKNOWN_POLICIES, Alphabet, get_alphabet
 from bioseq.errors import AlphabetError, ConfigError, SequenceTooShortError
 
 PAD, UNK, CLS, MASK = 0, 1, 2, 3
-N_SPECIAL = 4
+N_SPECIAL = 4  # number of special ids (PAD, UNK, CLS, MASK): k-mer ids start here; models import it
 SPECIAL_TOKENS = ("<pad>", "<unk>", "<cls>", "<mask>")
 SHORT_POLICIES = ("error", "empty")
 
@@ -60,6 +60,78 @@ _MAX_VOCAB = 2**31 - 1  # ids are int32 at most
 
 def _is_int(value: Any) -> bool:
     return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
+def _check_params(k: Any, stride: Any, canonical: Any, unknown: Any, short: Any) -> None:
+    """The constructor's argument checks (alphabet-independent): one ConfigError per bad value."""
+    if not _is_int(k) or k < 1:
+        raise ConfigError(f"k must be a positive integer, got {k!r}")
+    if not _is_int(stride) or stride < 1:
+        raise ConfigError(f"stride must be a positive integer, got {stride!r}")
+    if not isinstance(canonical, (bool, np.bool_)):
+        raise ConfigError(f"canonical must be true or false, got {canonical!r}")
+    if unknown not in UNKNOWN_POLICIES:
+        raise ConfigError(f"unknown must be one of {', '.join(UNKNOWN_POLICIES)}, got {unknown!r}")
+    if short not in SHORT_POLICIES:
+        raise ConfigError(f"short must be one of {', '.join(SHORT_POLICIES)}, got {short!r}")
+
+
+def _vocabulary(alphabet: Alphabet, k: int, canonical: bool) -> tuple[int, int]:
+    """``(number of raw k-mers, vocab_size)``; vocab_size counts the specials and, when
+    ``canonical``, one id per {k-mer, reverse complement} class (palindromes are their own).
+
+    Raises:
+        ConfigError: canonical without a complement or above k=12, or ids beyond int32.
+    """
+    size = alphabet.size
+    if canonical:
+        if not alphabet.has_complement:
+            raise ConfigError(f"canonical k-mers need a complement; alphabet {alphabet.name!r} has none")
+        if k > _MAX_CANONICAL_K:
+            raise ConfigError(f"canonical k-mers are supported up to k={_MAX_CANONICAL_K}, got k={k}")
+    n_kmers = size**k
+    if N_SPECIAL + n_kmers > _MAX_VOCAB:
+        raise ConfigError(
+            f"a {alphabet.name} {k}-mer vocabulary ({size}**{k} ids) does not fit int32; use a smaller k"
+        )
+    if not canonical:
+        return n_kmers, N_SPECIAL + n_kmers
+    palindromes = size ** (k // 2) if k % 2 == 0 else 0
+    return n_kmers, N_SPECIAL + (n_kmers + palindromes) // 2
+
+
+def _letter_table(alphabet: Alphabet) -> bytes:
+    """The 256-byte ``bytes.translate`` table: letter (either case) -> its code, an
+    ambiguity code -> ``alphabet.size`` (the "unknown" marker), anything else -> ``_INVALID``."""
+    lut = np.full(256, _INVALID, dtype=np.uint8)
+    for code, ch in enumerate(alphabet.letters):
+        lut[ord(ch)] = lut[ord(ch.lower())] = code
+    for ch in alphabet.ambiguous:
+        lut[ord(ch)] = lut[ord(ch.lower())] = alphabet.size  # never a letter code
+    return lut.tobytes()
+
+
+def _rows(codes: np.ndarray, lens: np.ndarray, width: int) -> np.ndarray:
+    """The first ``width`` letter codes of each row, as a (rows, width) uint8 array.
+
+    ``codes`` is the rows' codes joined (lengths ``lens``); columns past a row's
+    end hold anything (the caller masks them with PAD).
+    """
+    m = len(lens)
+    if lens.min() == lens.max():  # equal lengths (the common case): a reshape, no copy
+        return codes.reshape(m, int(lens[0]))[:, :width]
+    if int(lens.max()) <= 2 * width:  # ragged, little truncation: scatter rows into a padded array
+        full = int(lens.max())
+        padded = np.zeros((m, full), dtype=np.uint8)
+        padded[np.arange(full) < lens[:, None]] = codes
+        return padded[:, :width]
+    # long rows truncated by max_len: gather only the first `width` letters of each
+    index_dtype = np.int32 if codes.size < 2**31 else np.int64
+    starts = np.zeros(m, dtype=index_dtype)
+    np.cumsum(lens[:-1], out=starts[1:])
+    index = starts[:, None] + np.arange(width, dtype=index_dtype)
+    np.minimum(index, codes.size - 1, out=index)  # columns past a row's end: masked by the caller
+    return codes.take(index)
 
 
 class KmerTokenizer:
@@ -96,16 +168,7 @@ class KmerTokenizer:
         unknown: str = "map",
         short: str = "error",
     ) -> None:
-        if not _is_int(k) or k < 1:
-            raise ConfigError(f"k must be a positive integer, got {k!r}")
-        if not _is_int(stride) or stride < 1:
-            raise ConfigError(f"stride must be a positive integer, got {stride!r}")
-        if not isinstance(canonical, (bool, np.bool_)):
-            raise ConfigError(f"canonical must be true or false, got {canonical!r}")
-        if unknown not in UNKNOWN_POLICIES:
-            raise ConfigError(f"unknown must be one of {', '.join(UNKNOWN_POLICIES)}, got {unknown!r}")
-        if short not in SHORT_POLICIES:
-            raise ConfigError(f"short must be one of {', '.join(SHORT_POLICIES)}, got {short!r}")
+        _check_params(k, stride, canonical, unknown, short)
         self._alphabet = get_alphabet(alphabet)
         self._k = int(k)
         self._stride = int(stride)
@@ -113,40 +176,16 @@ class KmerTokenizer:
         self._unknown = unknown
         self._short = short
         size = self._alphabet.size
-        if self._canonical:
-            if not self._alphabet.has_complement:
-                raise ConfigError(
-                    f"canonical k-mers need a complement; alphabet {self._alphabet.name!r} has none"
-                )
-            if self._k > _MAX_CANONICAL_K:
-                raise ConfigError(f"canonical k-mers are supported up to k={_MAX_CANONICAL_K}, got k={k}")
-        n_kmers = size**self._k
-        if N_SPECIAL + n_kmers > _MAX_VOCAB:
-            raise ConfigError(
-                f"a {self._alphabet.name} {self._k}-mer vocabulary ({size}**{self._k} ids) does not fit "
-                "int32; use a smaller k"
-            )
-        self._n_kmers = n_kmers
-        if self._canonical:
-            palindromes = size ** (self._k // 2) if self._k % 2 == 0 else 0
-            self._vocab_size = N_SPECIAL + (n_kmers + palindromes) // 2
-        else:
-            self._vocab_size = N_SPECIAL + n_kmers
+        self._n_kmers, self._vocab_size = _vocabulary(self._alphabet, self._k, self._canonical)
         self._dtype = np.dtype(np.uint16) if self._vocab_size <= 2**16 else np.dtype(np.int32)
         # Working dtype of the raw k-mer index (before canonical compaction).
         if self._canonical:
-            self._work_dtype = np.dtype(np.uint16) if n_kmers <= 2**16 else np.dtype(np.int32)
+            self._work_dtype = np.dtype(np.uint16) if self._n_kmers <= 2**16 else np.dtype(np.int32)
         else:
             self._work_dtype = self._dtype
         self._shift = {2: 1, 4: 2, 8: 3, 16: 4}.get(size)  # bits per letter when a power of two
-
+        self._lut_bytes = _letter_table(self._alphabet)
         letters = self._alphabet.letters
-        lut = np.full(256, _INVALID, dtype=np.uint8)
-        for code, ch in enumerate(letters):
-            lut[ord(ch)] = lut[ord(ch.lower())] = code
-        for ch in self._alphabet.ambiguous:
-            lut[ord(ch)] = lut[ord(ch.lower())] = size  # "ambiguous" marker, never a letter code
-        self._lut_bytes = lut.tobytes()
         if self._alphabet.complement is not None:
             comp = self._alphabet.complement
             self._comp_codes = np.array([letters.index(comp[ch]) for ch in letters], dtype=np.int64)
@@ -361,9 +400,23 @@ class KmerTokenizer:
         out: np.ndarray,
     ) -> None:
         """Encode rows ``r0:r1`` into ``out[r0:r1]`` (already zero = PAD)."""
-        k, stride, size = self._k, self._stride, self._alphabet.size
+        codes, has_bad = self._chunk_codes(seqs, lens, r0, r1, ids)
+        nt = ntok[r0:r1]
+        t_chunk = int(nt.max())
+        if t_chunk == 0:
+            return
+        codes2d = _rows(codes, lens[r0:r1], (t_chunk - 1) * self._stride + self._k)
+        block = self._kmer_ids(codes2d, t_chunk, has_bad)
+        if nt.min() != t_chunk:
+            block[np.arange(t_chunk) >= nt[:, None]] = PAD
+        out[r0:r1, :t_chunk] = block
+
+    def _chunk_codes(
+        self, seqs: list[str], lens: np.ndarray, r0: int, r1: int, ids: Sequence[str] | None
+    ) -> tuple[np.ndarray, bool]:
+        """Letter codes of rows ``r0:r1`` joined (uint8, one lookup for all), and whether
+        any is an ambiguity code (code ``alphabet.size``); a bad letter raises, named."""
         chunk = seqs[r0:r1]
-        m = r1 - r0
         try:
             joined = "".join(chunk)
         except TypeError:
@@ -373,32 +426,20 @@ class KmerTokenizer:
             codes = np.frombuffer(joined.encode("ascii").translate(self._lut_bytes), dtype=np.uint8)
         except UnicodeEncodeError as exc:
             raise self._letter_error(seqs, lens, r0, r1, exc.start, ids) from None
+        size = self._alphabet.size
         top = int(codes.max()) if codes.size else 0
         if top == _INVALID:
             raise self._letter_error(seqs, lens, r0, r1, int(np.argmax(codes == _INVALID)), ids)
         has_bad = top == size
         if has_bad and self._unknown == "reject":
             raise self._letter_error(seqs, lens, r0, r1, int(np.argmax(codes == size)), ids)
-        nt = ntok[r0:r1]
-        t_chunk = int(nt.max())
-        if t_chunk == 0:
-            return
-        width = (t_chunk - 1) * stride + k
-        lc = lens[r0:r1]
-        if lc.min() == lc.max():  # equal lengths (the common case): a reshape, no copy
-            codes2d = codes.reshape(m, int(lc[0]))[:, :width]
-        elif int(lc.max()) <= 2 * width:  # ragged, little truncation: scatter rows into a padded array
-            full = int(lc.max())
-            padded = np.zeros((m, full), dtype=np.uint8)
-            padded[np.arange(full) < lc[:, None]] = codes
-            codes2d = padded[:, :width]
-        else:  # long rows truncated by max_len: gather only the first `width` letters of each
-            index_dtype = np.int32 if codes.size < 2**31 else np.int64
-            starts = np.zeros(m, dtype=index_dtype)
-            np.cumsum(lc[:-1], out=starts[1:])
-            index = starts[:, None] + np.arange(width, dtype=index_dtype)
-            np.minimum(index, codes.size - 1, out=index)  # columns past a row's end: masked below
-            codes2d = codes.take(index)
+        return codes, has_bad
+
+    def _kmer_ids(self, codes2d: np.ndarray, t_chunk: int, has_bad: bool) -> np.ndarray:
+        """Token ids (rows, t_chunk) of letter codes (rows, width): k-mers combined over
+        ``k`` column slices (shift-or or multiply-add), canonical ids looked up, and
+        k-mers covering an ambiguity code set to UNK. Rows past their length are not masked here."""
+        k, stride, size = self._k, self._stride, self._alphabet.size
         if has_bad:
             bad2d = codes2d >= size
             codes2d = np.where(bad2d, np.uint8(0), codes2d)
@@ -422,9 +463,7 @@ class KmerTokenizer:
             for j in range(1, k):
                 bad_window |= bad2d[:, j : j + span : stride]
             block[bad_window] = UNK
-        if nt.min() != t_chunk:
-            block[np.arange(t_chunk) >= nt[:, None]] = PAD
-        out[r0:r1, :t_chunk] = block
+        return block
 
     # ------------------------------------------------------------------ canonical tables
     def _raw_reverse_complement(self, index: np.ndarray) -> np.ndarray:
@@ -589,30 +628,3 @@ class KmerTokenizer:
         table[UNK] = table[MASK] = 1.0 / size
         table[N_SPECIAL:] = np.eye(size, dtype=np.float32)
         return table[t]
-
-    def reverse_complement(self, seq: str) -> str:
-        """Reverse complement in this tokenizer's alphabet (see :func:`reverse_complement`)."""
-        return reverse_complement(seq, self._alphabet)
-
-
-_RC_TABLES: dict[str, dict[int, int]] = {}
-
-
-def reverse_complement(seq: str, alphabet: str | Alphabet = "dna") -> str:
-    """Reverse complement of a DNA/RNA sequence, preserving case (soft-masking).
-
-    IUPAC ambiguity codes map to their complement codes (``R<->Y``, ``N->N``...);
-    other characters are kept as they are. Used by reverse-complement
-    augmentation and ``--both-strands`` prediction.
-
-    Raises:
-        ConfigError: the alphabet has no complement (protein).
-    """
-    a = get_alphabet(alphabet)
-    if a.complement is None:
-        raise ConfigError(f"alphabet {a.name!r} has no reverse complement")
-    table = _RC_TABLES.get(a.name)
-    if table is None:
-        pairs = {**a.complement, **{x.lower(): y.lower() for x, y in a.complement.items()}}
-        table = _RC_TABLES[a.name] = str.maketrans(pairs)
-    return seq.translate(table)[::-1]

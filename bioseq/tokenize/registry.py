@@ -76,14 +76,26 @@ def check_tokenizer(tok: Any, sequences: Sequence[str] | None = None) -> None:
         sequences: valid sequences (no ambiguity codes), each long enough for at
             least one token; by default random ones from ``tok.alphabet.letters``.
 
-    Checks: required attributes; special ids; ``vocab_size`` and ``dtype`` (an
-    integer dtype that holds every id); ``config()`` is JSON with a ``"name"``
-    and round-trips through ``from_config`` (and the registry, when the name is
-    registered) to an equal tokenizer; ``encode`` gives ``n_tokens(len(seq))``
-    ids in ``[4, vocab_size)``; ``encode_batch`` equals the single encodes,
-    padded with ``PAD``, with int64 lengths, and ``max_len`` truncates; an empty
-    batch works; ``decode`` (if present) round-trips at the token level.
+    Checks, in order (each a function below, named in the error): required
+    attributes, special ids, ``vocab_size`` and ``dtype`` (an integer dtype that
+    holds every id); ``config()`` is JSON with a ``"name"`` and round-trips
+    through ``from_config`` (and the registry, when the name is registered) to
+    an equal tokenizer; ``encode`` gives ``n_tokens(len(seq))`` ids in
+    ``[4, vocab_size)``; ``encode_batch`` equals the single encodes, padded with
+    ``PAD``, with int64 lengths, and ``max_len`` truncates; an empty batch
+    works; ``decode`` (if present) round-trips at the token level.
     """
+    _check_interface(tok)
+    _check_config(tok)
+    seqs = list(sequences) if sequences is not None else _sample_sequences(tok, np.random.default_rng(0))
+    singles = _check_encode(tok, seqs)
+    _check_encode_batch(tok, seqs, singles)
+    if hasattr(tok, "decode"):
+        _check_decode(tok, singles)
+
+
+def _check_interface(tok: Any) -> None:
+    """Required attributes, the fixed special ids, and a dtype that holds ``vocab_size`` ids."""
     for attr in _REQUIRED:
         if not hasattr(tok, attr):
             raise _fail(tok, "attributes", f"missing {attr!r}")
@@ -97,6 +109,10 @@ def check_tokenizer(tok: Any, sequences: Sequence[str] | None = None) -> None:
     if dtype.kind not in "iu" or np.iinfo(dtype).max < vocab - 1:
         raise _fail(tok, "dtype", f"{dtype} cannot hold ids up to {vocab - 1}")
 
+
+def _check_config(tok: Any) -> None:
+    """``config()`` is JSON with a name and rebuilds an equal tokenizer (directly and via the registry):
+    what a model bundle relies on."""
     cfg = tok.config()
     try:
         cfg_json = json.loads(json.dumps(cfg))
@@ -110,7 +126,13 @@ def check_tokenizer(tok: Any, sequences: Sequence[str] | None = None) -> None:
     if cfg_json["name"] in TOKENIZERS and tokenizer_from_config(cfg_json) != tok:
         raise _fail(tok, "registry round trip", f"tokenizer_from_config gave a different tokenizer for {cfg}")
 
-    seqs = list(sequences) if sequences is not None else _sample_sequences(tok, np.random.default_rng(0))
+
+def _check_encode(tok: Any, seqs: list[str]) -> list[np.ndarray]:
+    """``encode`` of each sequence: the tokenizer's dtype, ``n_tokens(len)`` ids, all k-mer ids.
+
+    Returns the encodings (1-D arrays), the reference for the batch and decode checks.
+    """
+    dtype, vocab = np.dtype(tok.dtype), tok.vocab_size
     singles = []
     for seq in seqs:
         ids = np.asarray(tok.encode(seq))
@@ -122,7 +144,13 @@ def check_tokenizer(tok: Any, sequences: Sequence[str] | None = None) -> None:
         if ids.size and (ids.min() < len(SPECIAL_IDS) or ids.max() >= vocab):
             raise _fail(tok, "encode range", f"ids of {seq!r} outside [4, {vocab}): {ids.tolist()}")
         singles.append(ids)
+    return singles
 
+
+def _check_encode_batch(tok: Any, seqs: list[str], singles: list[np.ndarray]) -> None:
+    """``encode_batch``: rows equal the single encodes padded with PAD, int64 lengths,
+    ``max_len`` truncation, and an empty batch."""
+    dtype = np.dtype(tok.dtype)
     tokens, lengths = tok.encode_batch(seqs, ids=[f"r{i}" for i in range(len(seqs))])
     lengths = np.asarray(lengths)
     width = max(len(s) for s in singles)
@@ -144,8 +172,10 @@ def check_tokenizer(tok: Any, sequences: Sequence[str] | None = None) -> None:
     if empty.shape[0] != 0 or len(empty_lengths) != 0:
         raise _fail(tok, "empty batch", f"got shapes {empty.shape}, {np.shape(empty_lengths)}")
 
-    if hasattr(tok, "decode"):
-        for ids in singles:
-            again = np.asarray(tok.encode(tok.decode(ids)))
-            if not np.array_equal(again, ids):
-                raise _fail(tok, "decode", f"encode(decode(t)) != t for t={ids.tolist()}")
+
+def _check_decode(tok: Any, singles: list[np.ndarray]) -> None:
+    """``encode(decode(t)) == t``: decoding loses nothing the tokens hold."""
+    for ids in singles:
+        again = np.asarray(tok.encode(tok.decode(ids)))
+        if not np.array_equal(again, ids):
+            raise _fail(tok, "decode", f"encode(decode(t)) != t for t={ids.tolist()}")
