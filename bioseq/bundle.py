@@ -66,24 +66,35 @@ def save_bundle(model: Classifier, path: str | os.PathLike[str]) -> Path:
     return dest
 
 
+_NOT_A_BUNDLE = (
+    "not a safetensors model bundle{why}; bioseq reads only .safetensors bundles written by "
+    "`bioseq train` (pickled/torch.save files are refused on purpose)"
+)
+
+
 def _read_header(path: Path) -> tuple[dict[str, Any], dict[str, Any]]:
     """Validate the safetensors framing; return ``(tensor header, bioseq metadata)``."""
+    header = _read_framing(path)
+    meta = header.pop("__metadata__", None) or {}
+    if METADATA_KEY not in meta:
+        raise BundleError("safetensors file without bioseq metadata: not a bioseq model bundle", path=path)
+    return header, _check_metadata(meta[METADATA_KEY], path)
+
+
+def _read_framing(path: Path) -> dict[str, Any]:
+    """The safetensors JSON header, after checking the length field and that the tensors fill the file."""
     if not path.exists():
         raise BundleError("no such model file", path=path)
     if path.is_dir():
         raise BundleError("is a directory, not a model file", path=path)
     size = path.stat().st_size
-    not_st = (
-        "not a safetensors model bundle{why}; bioseq reads only .safetensors bundles written by "
-        "`bioseq train` (pickled/torch.save files are refused on purpose)"
-    )
     with open(path, "rb") as fh:
         head = fh.read(8)
         if len(head) < 8:
-            raise BundleError(not_st.format(why=f" (only {size} bytes)"), path=path)
+            raise BundleError(_NOT_A_BUNDLE.format(why=f" (only {size} bytes)"), path=path)
         (n,) = struct.unpack("<Q", head)
         if n == 0 or n > _MAX_HEADER:
-            raise BundleError(not_st.format(why=" (invalid header length)"), path=path)
+            raise BundleError(_NOT_A_BUNDLE.format(why=" (invalid header length)"), path=path)
         if 8 + n > size:
             raise BundleError(
                 f"truncated or not a safetensors file: header says {n} bytes but the file has "
@@ -94,21 +105,24 @@ def _read_header(path: Path) -> tuple[dict[str, Any], dict[str, Any]]:
     try:
         header = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError):
-        raise BundleError(not_st.format(why=" (header is not JSON)"), path=path) from None
+        raise BundleError(_NOT_A_BUNDLE.format(why=" (header is not JSON)"), path=path) from None
     if not isinstance(header, dict):
-        raise BundleError(not_st.format(why=" (header is not a JSON object)"), path=path)
-    meta = header.pop("__metadata__", None) or {}
+        raise BundleError(_NOT_A_BUNDLE.format(why=" (header is not a JSON object)"), path=path)
     try:
-        end = max((int(t["data_offsets"][1]) for t in header.values()), default=0)
+        tensors = [t for k, t in header.items() if k != "__metadata__"]
+        end = max((int(t["data_offsets"][1]) for t in tensors), default=0)
     except (TypeError, KeyError, ValueError, IndexError):
         raise BundleError("corrupt safetensors header (bad tensor entry)", path=path) from None
     if 8 + n + end != size:
         what = "truncated" if 8 + n + end > size else "corrupt (trailing bytes)"
         raise BundleError(f"{what}: tensors need {end} bytes after the header, the file has {size - 8 - n}", path=path)
-    if METADATA_KEY not in meta:
-        raise BundleError("safetensors file without bioseq metadata: not a bioseq model bundle", path=path)
+    return header
+
+
+def _check_metadata(text: str, path: Path) -> dict[str, Any]:
+    """The ``bioseq`` metadata JSON, checked for format, version and required keys."""
     try:
-        info = json.loads(meta[METADATA_KEY])
+        info = json.loads(text)
     except json.JSONDecodeError as exc:
         raise BundleError(f"corrupt bioseq metadata (invalid JSON: {exc})", path=path) from None
     if not isinstance(info, dict) or info.get("format") != FORMAT_NAME:
@@ -126,7 +140,7 @@ def _read_header(path: Path) -> tuple[dict[str, Any], dict[str, Any]]:
     missing = [k for k in ("arch", "kind", "tokenizer", "labels", "task", "hparams") if k not in info]
     if missing:
         raise BundleError(f"bioseq metadata lacks {', '.join(missing)}", path=path)
-    return header, info
+    return info
 
 
 def read_metadata(path: str | os.PathLike[str]) -> dict[str, Any]:

@@ -20,6 +20,14 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
             "--log as JSON lines; a checkpoint beside the output (MODEL.ckpt) allows --resume."
         ),
     )
+    _add_data_arguments(p.add_argument_group("data and model"))
+    _add_optimisation_arguments(p.add_argument_group("optimisation"))
+    _add_run_arguments(p.add_argument_group("run"))
+    p.set_defaults(run=run)
+    return p
+
+
+def _add_data_arguments(p: argparse._ArgumentGroup) -> None:
     p.add_argument("train", nargs="+", metavar="TRAIN", help="labelled sequence file(s) (FASTA/FASTQ/...)")
     p.add_argument("--valid", nargs="+", metavar="VALID", help="labelled validation file(s)")
     p.add_argument("--arch", required=True, metavar="NAME", help="architecture: cnn-lstm, transformer, kmer-linear")
@@ -29,6 +37,16 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     p.add_argument("--canonical", action="store_true", default=None, help="merge k-mers with their reverse complement")
     p.add_argument("--alphabet", choices=["dna", "rna", "protein"], help="default: inferred from the data")
     p.add_argument("--labels", metavar="L", help="label source: id/label TSV/CSV table, or 'filename'")
+    p.add_argument("--hparams", metavar="JSON", help="hyper-parameter overrides: a JSON object, or a .json/.yaml file")
+    p.add_argument(
+        "--long-input",
+        default="windows",
+        choices=LONG_INPUT_CHOICES,
+        help="prediction policy for inputs longer than max_tokens (default: windows, probabilities averaged)",
+    )
+
+
+def _add_optimisation_arguments(p: argparse._ArgumentGroup) -> None:
     p.add_argument(
         "--epochs", type=int, default=DEFAULT_EPOCHS, metavar="N", help=f"maximum epochs (default {DEFAULT_EPOCHS})"
     )
@@ -45,12 +63,23 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     p.add_argument(
         "--lr", type=float, metavar="LR", help="peak learning rate (default: the architecture's, 3e-3 for cnn-lstm)"
     )
-    p.add_argument("--hparams", metavar="JSON", help="hyper-parameter overrides: a JSON object, or a .json/.yaml file")
     p.add_argument(
         "--metric",
         default="auto",
         help="early-stopping metric: auto (mcc; macro_auprc for multilabel), accuracy, macro_f1, auroc...",
     )
+    p.add_argument(
+        "--rc-augment",
+        dest="augment_rc",
+        action="store_true",
+        default=None,
+        help="reverse-complement augmentation, for strand-symmetric DNA/RNA tasks (off by default: "
+        "the strand is signal in oriented data such as splice sites and promoters)",
+    )
+    p.add_argument("--no-class-weight", action="store_true", help="no loss weights against class imbalance")
+
+
+def _add_run_arguments(p: argparse._ArgumentGroup) -> None:
     p.add_argument(
         "--log",
         "--log-file",
@@ -62,28 +91,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     p.add_argument("--threads", type=int, metavar="N", help="CPU threads for torch")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"], help="default: cuda if available")
     p.add_argument(
-        "--rc-augment",
-        dest="augment_rc",
-        action="store_true",
-        default=None,
-        help="reverse-complement augmentation, for strand-symmetric DNA/RNA tasks (off by default: "
-        "the strand is signal in oriented data such as splice sites and promoters)",
-    )
-    p.add_argument("--no-class-weight", action="store_true", help="no loss weights against class imbalance")
-    p.add_argument(
-        "--long-input",
-        default="windows",
-        choices=LONG_INPUT_CHOICES,
-        help="prediction policy for inputs longer than max_tokens (default: windows, probabilities averaged)",
-    )
-    p.add_argument(
         "--distributed",
         action="store_true",
         help="DDP under torchrun: torchrun --nproc_per_node=N -m bioseq train --distributed ...",
     )
     p.add_argument("-q", "--quiet", action="store_true", help="log warnings only")
-    p.set_defaults(run=run)
-    return p
 
 
 def run(args: argparse.Namespace) -> int:
