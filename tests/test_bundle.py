@@ -228,3 +228,19 @@ def test_weights_not_matching_architecture_refused(saved, tmp_path):
     path = rewrite(saved["kmer-linear"][1], tmp_path / "lin.safetensors", edit_tensors=lambda t: {})
     with pytest.raises(BundleError, match="lin.safetensors"):
         bioseq.load(path)
+
+
+@pytest.mark.parametrize("arch", ["cnn-lstm", "transformer"])
+def test_format_1_bundle_with_unprefixed_trunk_weights_loads_and_predicts_the_same(saved, tmp_path, arch):
+    """Bundles written before nets were split into trunk/pool/head kept the trunk's weights at the top level."""
+    model, path = saved[arch]
+    old = tmp_path / "v1.safetensors"
+
+    def unprefix(tensors):
+        return {k.removeprefix("trunk."): v for k, v in tensors.items()}
+
+    rewrite(path, old, edit_meta=lambda m: m.update(format_version=1), edit_tensors=unprefix)
+    tensors, _ = read_arrays(old)
+    assert not any(k.startswith("trunk.") for k in tensors) and any(k.startswith("head.") for k in tensors)
+    seqs = [r.seq for r in records(10, seed=3)]
+    np.testing.assert_array_equal(bioseq.load(old).predict_proba_sequences(seqs), model.predict_proba_sequences(seqs))
