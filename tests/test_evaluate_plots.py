@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from bioseq.errors import EmptyInputError, InputFormatError
-from bioseq.evaluate.metrics import EvalData, compute_metrics
 from bioseq.evaluate.plots import plot_all, plot_confusion_matrix, plot_learning_curves, read_history
+from bioseq.evaluate.report import EvalData, metrics_from_labels
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -90,7 +90,7 @@ def test_plot_all_multiclass_with_history(tmp_path):
 def test_plot_all_binary_and_class_without_positives(tmp_path):
     # Only negatives in the truth: curves cannot be drawn, files must still appear.
     data = make_data(["AMP", "nonAMP"], ["nonAMP"] * 4, [[0.2, 0.8], [0.6, 0.4], [0.1, 0.9], [0.3, 0.7]])
-    metrics = compute_metrics(data.y_true, data.probs, data.labels)
+    metrics = metrics_from_labels(data.y_true, data.probs, data.labels)
     written = plot_all(data, tmp_path, metrics=metrics)
     assert sorted(p.name for p in written) == ["confusion_matrix.png", "pr.png", "roc.png"]
     for p in written:
@@ -100,7 +100,7 @@ def test_plot_all_binary_and_class_without_positives(tmp_path):
 def test_multilabel_confusion_grid(tmp_path):
     truth = [("a", "b"), ("a",), (), ("b", "c"), ("c",)]
     probs = [[0.9, 0.8, 0.1], [0.6, 0.1, 0.2], [0.2, 0.3, 0.1], [0.1, 0.9, 0.7], [0.3, 0.2, 0.8]]
-    metrics = compute_metrics(truth, probs, ["a", "b", "c"])
+    metrics = metrics_from_labels(truth, probs, ["a", "b", "c"])
     (path,) = plot_confusion_matrix(metrics, tmp_path / "confusion_matrix")
     assert path.name == "confusion_matrix.png"
     assert_png(path)

@@ -352,7 +352,7 @@ def plot_all(
     """Write every plot the inputs allow into ``outdir``; return the written paths.
 
     Args:
-        data: a :class:`~bioseq.evaluate.metrics.EvalData` (truth + probabilities),
+        data: a :class:`~bioseq.evaluate.report.EvalData` (truth + probabilities),
             needed for ROC and PR curves; None to skip them.
         metrics: the metrics dict; computed from ``data`` when None. Needed
             for the confusion matrix. A binary task draws ROC/PR for its
@@ -363,7 +363,7 @@ def plot_all(
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
     if metrics is None and data is not None:
-        from bioseq.evaluate.metrics import evaluate_data
+        from bioseq.evaluate.report import evaluate_data
 
         metrics = evaluate_data(data)
     written: list[Path] = []

@@ -213,13 +213,13 @@ def _train(
     import torch
 
     from bioseq.device import resolve_device, set_threads
+    from bioseq.evaluate.metrics import selection_metric, validation_metrics
     from bioseq.models.model import Model, default_long_input, get_arch
     from bioseq.models.registry import resolve_hparams
     from bioseq.tokenize.kmer import KmerTokenizer
     from bioseq.training.data import load_labelled, resolve_alphabet, stratified_split
     from bioseq.training.labels import LabelEncoder, infer_task, label_counts
     from bioseq.training.loop import DistContext, LoopConfig, TrainTensors, ValidTensors, fit_torch
-    from bioseq.training.metrics import compute_metrics, selection_metric
 
     t_begin = time.monotonic()
     dist_ctx = dist_ctx or DistContext()
@@ -391,7 +391,7 @@ def _train(
             log_path,
             dist_ctx.is_main,
             t_begin,
-            compute_metrics,
+            validation_metrics,
         )
         best_epoch, stopped = 1, "fitted"
 

@@ -34,9 +34,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from bioseq.evaluate.metrics import validation_metrics
 from bioseq.training.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from bioseq.training.early_stopping import EarlyStopping
-from bioseq.training.metrics import compute_metrics
 
 log = logging.getLogger("bioseq.training")
 
@@ -335,7 +335,7 @@ def fit_torch(
 
         probs = evaluate(model, valid, max(cfg.batch_size, 256), dist_ctx)
         valid_loss = validation_loss(model.task, valid.y, probs)
-        metrics = compute_metrics(model.task, valid.y, probs, model.thresholds and np.asarray(model.thresholds))
+        metrics = validation_metrics(model.task, valid.y, probs, model.thresholds and np.asarray(model.thresholds))
         improved = early.step(epoch + 1, metrics.get(cfg.metric, float("nan")), valid_loss, net.state_dict())
         rec: dict[str, Any] = {"epoch": epoch + 1, "train_loss": train_loss, "valid_loss": valid_loss}
         rec.update({f"valid_{k}": _finite(v) for k, v in metrics.items()})
