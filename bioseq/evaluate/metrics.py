@@ -36,6 +36,7 @@ truth or the predictions (scikit-learn's default ``labels``).
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -203,7 +204,10 @@ def validation_metrics(
     if P.ndim == 2 and not np.isfinite(P).all():
         return dict.fromkeys(keys, float("nan"))
     pos_label = "1" if task == "binary" else None
-    report = compute_metrics(task, y, P, thresholds=thresholds, pos_label=pos_label)
+    with warnings.catch_warnings():
+        # Degenerate epochs (one class predicted, ...) would warn every epoch; NaN says it already.
+        warnings.simplefilter("ignore")
+        report = compute_metrics(task, y, P, thresholds=thresholds, pos_label=pos_label)
     return {key: float("nan") if report[src] is None else float(report[src]) for key, src in keys.items()}
 
 
