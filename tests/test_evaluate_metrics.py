@@ -10,13 +10,10 @@ import numpy as np
 import pytest
 
 from bioseq.errors import DuplicateIdError, InputFormatError, LabelError
-from bioseq.evaluate.metrics import (
+from bioseq.evaluate.metrics import compute_metrics, guess_positive_label, validation_metrics
+from bioseq.evaluate.report import detect_task, evaluate, load_eval_data, metrics_from_labels
+from bioseq.evaluate.tables import (
     compare_table_markdown,
-    compute_metrics,
-    detect_task,
-    evaluate,
-    guess_positive_label,
-    load_eval_data,
     metrics_rows,
     metrics_table_markdown,
     summary_line,
@@ -39,7 +36,7 @@ PROBS3 = [
 
 
 def test_multiclass_hand_computed():
-    m = compute_metrics(TRUTH3, PROBS3, LABELS3)
+    m = metrics_from_labels(TRUTH3, PROBS3, LABELS3)
     assert m["task"] == "multiclass"
     assert m["n"] == 6
     # rows = truth, columns = predicted
@@ -69,7 +66,7 @@ def test_multiclass_hand_computed():
 def test_predicted_column_wins_over_argmax():
     # The model's own predicted labels carry its thresholds: use them, not argmax.
     predicted = ["a", "a", "b", "c", "c", "b"]  # all correct
-    m = compute_metrics(TRUTH3, PROBS3, LABELS3, predicted=predicted)
+    m = metrics_from_labels(TRUTH3, PROBS3, LABELS3, predicted=predicted)
     assert m["accuracy"] == 1.0
     assert m["mcc"] == pytest.approx(1.0)
     # ranking metrics still come from the probabilities
@@ -78,7 +75,7 @@ def test_predicted_column_wins_over_argmax():
 
 def test_binary_hand_computed_and_positive_class():
     # truth AMP nonAMP AMP nonAMP; predicted (argmax) AMP nonAMP nonAMP nonAMP
-    m = compute_metrics(
+    m = metrics_from_labels(
         ["AMP", "nonAMP", "AMP", "nonAMP"],
         [[0.9, 0.1], [0.4, 0.6], [0.3, 0.7], [0.2, 0.8]],
         ["AMP", "nonAMP"],
@@ -92,7 +89,7 @@ def test_binary_hand_computed_and_positive_class():
     assert m["auroc"] == pytest.approx(3 / 4)
     assert m["auprc"] == pytest.approx(0.5 + 0.5 * 2 / 3)
     assert m["confusion_matrix"]["counts"] == [[1, 1], [0, 2]]
-    flipped = compute_metrics(
+    flipped = metrics_from_labels(
         ["AMP", "nonAMP", "AMP", "nonAMP"],
         [[0.9, 0.1], [0.4, 0.6], [0.3, 0.7], [0.2, 0.8]],
         ["AMP", "nonAMP"],
@@ -101,7 +98,7 @@ def test_binary_hand_computed_and_positive_class():
     assert flipped["sensitivity"] == pytest.approx(1.0)
     assert flipped["specificity"] == pytest.approx(0.5)
     with pytest.raises(LabelError, match="pos_label"):
-        compute_metrics(["x", "y"], [[0.6, 0.4], [0.2, 0.8]], ["x", "y"], pos_label="z")
+        metrics_from_labels(["x", "y"], [[0.6, 0.4], [0.2, 0.8]], ["x", "y"], pos_label="z")
 
 
 @pytest.mark.parametrize(
@@ -124,7 +121,7 @@ def test_guess_positive_label(labels, positive, noted):
 def test_multilabel_hand_computed():
     truth = [("a", "b"), ("a",), (), ("b",)]
     probs = [[0.9, 0.8], [0.6, 0.1], [0.2, 0.3], [0.7, 0.9]]
-    m = compute_metrics(truth, probs, ["a", "b"])  # threshold 0.5: row 4 predicts a wrongly
+    m = metrics_from_labels(truth, probs, ["a", "b"])  # threshold 0.5: row 4 predicts a wrongly
     assert m["task"] == "multilabel"
     assert m["subset_accuracy"] == pytest.approx(3 / 4)
     assert m["hamming_loss"] == pytest.approx(1 / 8)
@@ -142,7 +139,7 @@ def test_multilabel_hand_computed():
 def test_multilabel_predicted_cells_strings():
     truth = [("a", "b"), ("a",), (), ("b",)]
     probs = [[0.9, 0.8], [0.6, 0.1], [0.2, 0.3], [0.7, 0.9]]
-    m = compute_metrics(truth, probs, ["a", "b"], predicted=["a,b", "a", "", "b"])
+    m = metrics_from_labels(truth, probs, ["a", "b"], predicted=["a,b", "a", "", "b"])
     assert m["subset_accuracy"] == 1.0
 
 
@@ -157,7 +154,7 @@ def test_detect_task():
 def test_class_without_positives_is_skipped_with_a_note():
     truth = ["a", "b", "a", "b"]
     probs = [[0.7, 0.2, 0.1], [0.1, 0.8, 0.1], [0.6, 0.3, 0.1], [0.3, 0.3, 0.4]]
-    m = compute_metrics(truth, probs, LABELS3)
+    m = metrics_from_labels(truth, probs, LABELS3)
     assert m["per_class"]["c"]["auroc"] is None
     assert m["per_class"]["c"]["auprc"] is None
     assert any("'c'" in note and "no positive" in note for note in m["notes"])
@@ -167,18 +164,18 @@ def test_class_without_positives_is_skipped_with_a_note():
 
 def test_unknown_or_inconsistent_labels():
     with pytest.raises(LabelError, match="'d'") as exc:
-        compute_metrics(["a", "d"], [[0.5, 0.3, 0.2]] * 2, LABELS3, ids=["r1", "r2"])
+        metrics_from_labels(["a", "d"], [[0.5, 0.3, 0.2]] * 2, LABELS3, ids=["r1", "r2"])
     assert exc.value.record == "r2"
     with pytest.raises(LabelError, match="exactly one truth label") as exc:
-        compute_metrics([("a", "b"), ("a",)], [[0.5, 0.3, 0.2]] * 2, LABELS3, "multiclass", ids=["r1", "r2"])
+        metrics_from_labels([("a", "b"), ("a",)], [[0.5, 0.3, 0.2]] * 2, LABELS3, "multiclass", ids=["r1", "r2"])
     assert exc.value.record == "r1"
     with pytest.raises(InputFormatError, match="shape"):
-        compute_metrics(["a"], [[0.5, 0.5]], LABELS3)
+        metrics_from_labels(["a"], [[0.5, 0.5]], LABELS3)
     with pytest.raises(InputFormatError, match="NaN") as exc:
-        compute_metrics(["a", "b"], [[0.5, 0.3, 0.2], [np.nan, 0.5, 0.5]], LABELS3, ids=["r1", "r2"])
+        metrics_from_labels(["a", "b"], [[0.5, 0.3, 0.2], [np.nan, 0.5, 0.5]], LABELS3, ids=["r1", "r2"])
     assert exc.value.record == "r2"
     with pytest.raises(LabelError, match="binary needs exactly 2"):
-        compute_metrics(["a"], [[0.5, 0.3, 0.2]], LABELS3, "binary")
+        metrics_from_labels(["a"], [[0.5, 0.3, 0.2]], LABELS3, "binary")
 
 
 # --- joining files -------------------------------------------------------------
@@ -211,7 +208,7 @@ def files3(tmp_path):
 def test_evaluate_files_matches_pure_function(files3):
     pred, truth, _ = files3
     m = evaluate(pred, truth)
-    pure = compute_metrics(TRUTH3, PROBS3, LABELS3)
+    pure = metrics_from_labels(TRUTH3, PROBS3, LABELS3)
     for key in ("accuracy", "macro_f1", "mcc", "auroc_macro", "confusion_matrix", "per_class"):
         assert m[key] == pytest.approx(pure[key]) if isinstance(pure[key], float) else m[key] == pure[key]
     assert m["inputs"]["predictions"] == str(pred)
@@ -293,7 +290,7 @@ def test_label_table_as_truth_source_and_as_truth(tmp_path, files3):
 
 
 def test_tables(tmp_path):
-    m = compute_metrics(TRUTH3, PROBS3, LABELS3)
+    m = metrics_from_labels(TRUTH3, PROBS3, LABELS3)
     md = metrics_table_markdown(m)
     assert "| accuracy | 0.6667 |" in md
     assert "| b | 0.6667 | 1.0000 | 0.8000 | 2 |" in md
@@ -304,9 +301,128 @@ def test_tables(tmp_path):
     assert ["accuracy", "", str(m["accuracy"])] in rows
     assert ["f1", "b", "0.8"] in rows
     assert len(rows) - 1 == len(metrics_rows(m))
-    binary = compute_metrics(["x", "y"], [[0.7, 0.3], [0.2, 0.8]], ["x", "y"], pos_label="y")
+    binary = metrics_from_labels(["x", "y"], [[0.7, 0.3], [0.2, 0.8]], ["x", "y"], pos_label="y")
     comp = compare_table_markdown({"cnn": m, "lin": binary})
     assert comp.splitlines()[0].startswith("| run | task | n | accuracy |")
     assert "| lin | binary | 2 | 1.0000 |" in comp
     assert "n/a" in comp  # multiclass run has no sensitivity
     assert summary_line(m).startswith("multiclass, n=6: accuracy 0.6667, macro-F1 0.6556, MCC 0.5222")
+
+
+# --- one computation: array level, label level, trainer, bioseq evaluate ------------
+
+# 3 classes, class "c" (index 2) absent from the truth; probabilities exact at 6 decimals.
+TRUTH_AB = ["a", "b", "a", "b", "a", "b"]
+PROBS_AB = [
+    [0.6, 0.3, 0.1],
+    [0.2, 0.5, 0.3],
+    [0.3, 0.4, 0.3],
+    [0.5, 0.2, 0.3],
+    [0.7, 0.1, 0.2],
+    [0.1, 0.1, 0.8],
+]
+
+
+def test_compute_metrics_of_class_indices_equals_metrics_from_labels():
+    y = np.array([LABELS3.index(t) for t in TRUTH3])
+    assert compute_metrics("multiclass", y, np.array(PROBS3), labels=LABELS3) == metrics_from_labels(
+        TRUTH3, PROBS3, LABELS3
+    )
+
+
+def test_absent_class_gets_null_auroc_and_macro_auroc_averages_the_classes_present():
+    from sklearn.metrics import average_precision_score, roc_auc_score
+
+    m = metrics_from_labels(TRUTH_AB, PROBS_AB, LABELS3)
+    y_bin = np.array([[t == lab for lab in LABELS3] for t in TRUTH_AB], dtype=int)
+    P = np.array(PROBS_AB)
+    assert m["per_class"]["c"]["auroc"] is None and m["per_class"]["c"]["auprc"] is None
+    assert any("'c' has no positive" in note for note in m["notes"])
+    # scikit-learn's macro average over the columns where the score is defined
+    assert m["auroc_macro"] == pytest.approx(roc_auc_score(y_bin[:, :2], P[:, :2], average="macro"))
+    assert m["auprc_macro"] == pytest.approx(average_precision_score(y_bin[:, :2], P[:, :2], average="macro"))
+    # class a: positives .6 .3 .7 vs negatives .2 .5 .1 -> 8 of 9 pairs won
+    assert m["per_class"]["a"]["auroc"] == pytest.approx(8 / 9)
+
+
+def test_validation_metrics_are_the_report_values_under_the_trainer_keys():
+    y = np.array([LABELS3.index(t) for t in TRUTH_AB])
+    v = validation_metrics("multiclass", y, np.array(PROBS_AB))
+    m = metrics_from_labels(TRUTH_AB, PROBS_AB, LABELS3)
+    assert list(v) == ["mcc", "accuracy", "macro_f1", "auroc"]
+    assert v == pytest.approx(
+        {"mcc": m["mcc"], "accuracy": m["accuracy"], "macro_f1": m["macro_f1"], "auroc": m["auroc_macro"]}
+    )
+    assert math.isfinite(v["auroc"])  # the absent class no longer makes the whole AUROC NaN
+
+
+def test_validation_metrics_multilabel_use_the_per_label_thresholds():
+    truth = [("a", "b"), ("a",), (), ("b",)]
+    probs = np.array([[0.9, 0.8], [0.6, 0.1], [0.2, 0.3], [0.7, 0.9]])
+    y = np.array([[1, 1], [1, 0], [0, 0], [0, 1]])
+    v = validation_metrics("multilabel", y, probs, [0.8, 0.5])  # 0.8 for a: row 4 no longer predicts a
+    m = metrics_from_labels(truth, probs, ["a", "b"], predicted=["a,b", "", "", "b"])
+    assert list(v) == ["macro_auprc", "macro_auroc", "macro_f1", "micro_f1"]
+    assert v == pytest.approx(
+        {
+            "macro_auprc": m["auprc_macro"],
+            "macro_auroc": m["auroc_macro"],
+            "macro_f1": m["macro_f1"],
+            "micro_f1": m["micro_f1"],
+        }
+    )
+    assert v["macro_f1"] == pytest.approx((2 / 3 + 1.0) / 2)  # a: tp=1 fn=1 -> F1 2/3; b perfect
+
+
+def test_validation_metrics_of_non_finite_probabilities_are_all_nan():
+    v = validation_metrics("binary", np.array([0, 1]), np.array([[np.nan, np.nan], [0.5, 0.5]]))
+    assert list(v) == ["mcc", "accuracy", "macro_f1", "auroc"]
+    assert all(math.isnan(x) for x in v.values())
+
+
+def test_trainer_metrics_equal_bioseq_evaluate_on_the_same_predictions_with_an_absent_class(tmp_path):
+    ids = [f"v{i}" for i in range(len(TRUTH_AB))]
+    predicted = [LABELS3[int(np.argmax(r))] for r in PROBS_AB]
+    pred = write_predictions(tmp_path / "pred.tsv", ids, predicted, LABELS3, PROBS_AB)
+    truth = write_fasta(tmp_path / "valid.fa", list(zip(ids, TRUTH_AB, strict=True)))
+    report = evaluate(pred, truth)
+    trainer = validation_metrics("multiclass", np.array([LABELS3.index(t) for t in TRUTH_AB]), np.array(PROBS_AB))
+    assert trainer["auroc"] == pytest.approx(report["auroc_macro"])
+    for key in ("mcc", "accuracy", "macro_f1"):
+        assert trainer[key] == pytest.approx(report[key]), key
+
+
+def test_bundle_validation_metrics_equal_bioseq_evaluate_of_its_predictions(tmp_path):
+    """End to end: kmer-linear bundle -> bioseq predict on its validation set -> bioseq evaluate."""
+    import random
+
+    import bioseq
+    from bioseq.cli import main
+    from bioseq.io.readers import SequenceItem
+
+    rng = random.Random(0)
+    motifs = {"a": "GATTACA", "b": "CCGGTTA", "c": "TTTAAAC"}
+
+    def records(n, classes, prefix):
+        out = []
+        for i in range(n):
+            lab = classes[i % len(classes)]
+            seq = "".join(rng.choice("ACGT") for _ in range(40))
+            p = rng.randrange(0, 33)
+            out.append(SequenceItem(f"{prefix}{i}", seq[:p] + motifs[lab] + seq[p + 7 :], (lab,)))
+        return out
+
+    valid = records(30, "ab", "v")  # class c is absent from the validation set
+    valid_fa = tmp_path / "valid.fa"
+    valid_fa.write_text("".join(f">{r.id} label={r.labels[0]}\n{r.seq}\n" for r in valid))
+    model_path = tmp_path / "m.safetensors"
+    model = bioseq.train(records(90, "abc", "t"), valid=valid_fa, arch="kmer-linear", output=model_path, progress=False)
+    assert model.task == "multiclass"
+    assert main(["predict", str(model_path), str(valid_fa), "-o", str(tmp_path / "pred.tsv")]) == 0
+    assert main(["evaluate", str(tmp_path / "pred.tsv"), "--truth", str(valid_fa), "-o", str(tmp_path / "m.json")]) == 0
+    report = json.loads((tmp_path / "m.json").read_text())
+    stored = model.metadata["metrics"]
+    assert stored["auroc"] is not None
+    assert stored["auroc"] == pytest.approx(report["auroc_macro"], abs=1e-5)  # table probabilities have 6 digits
+    for key in ("mcc", "accuracy", "macro_f1"):
+        assert stored[key] == pytest.approx(report[key], abs=1e-5), key

@@ -12,13 +12,13 @@ import torch
 
 import bioseq
 from bioseq.errors import ConfigError, LabelError
+from bioseq.evaluate.metrics import selection_metric
 from bioseq.io.readers import SequenceItem
 from bioseq.tasks import LabelEncoder
 from bioseq.training.data import LabelledSet, infer_alphabet, stratified_split
 from bioseq.training.early_stopping import EarlyStopping
 from bioseq.training.labels import infer_task
 from bioseq.training.loop import lr_lambda_factory
-from bioseq.training.metrics import selection_metric
 
 torch.set_num_threads(1)
 

@@ -68,13 +68,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 def run(args: argparse.Namespace) -> int:
     if args.history and not args.plots:
         raise ConfigError("--history is plotted into the --plots directory: give --plots DIR too")
-    from bioseq.evaluate.metrics import (
-        evaluate_data,
-        load_eval_data,
-        metrics_table_markdown,
-        summary_line,
-        write_metrics_tsv,
-    )
+    from bioseq.evaluate.report import evaluate_data, load_eval_data
+    from bioseq.evaluate.tables import metrics_table_markdown, summary_line, write_metrics_tsv
     from bioseq.io.atomic import atomic_open
 
     truth = args.truth[0] if len(args.truth) == 1 else args.truth

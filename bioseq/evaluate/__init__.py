@@ -1,11 +1,17 @@
 """Evaluation: metrics (scikit-learn) and plots (matplotlib) for prediction tables.
 
-* :func:`evaluate` -- metrics of a ``bioseq predict`` table against labelled truth.
-* :func:`compute_metrics` -- the same from arrays (pure; no files).
-* :func:`load_eval_data` / :func:`evaluate_data` -- the two halves of :func:`evaluate`.
-* :func:`plot_all` -- confusion matrix, ROC, PR and learning-curve figures.
-* :func:`metrics_table_markdown`, :func:`compare_table_markdown`,
-  :func:`write_metrics_tsv` -- tables for reports.
+* :mod:`~bioseq.evaluate.metrics` (arrays, no files; the trainer uses it too):
+  :func:`compute_metrics` (the full report from class indices and
+  probabilities), :func:`validation_metrics` (the trainer's flat view),
+  :func:`selection_metric`.
+* :mod:`~bioseq.evaluate.report` (files and label names): :func:`evaluate` --
+  metrics of a ``bioseq predict`` table against labelled truth; its two halves
+  :func:`load_eval_data` / :func:`evaluate_data`; :func:`metrics_from_labels`
+  (the report from label names).
+* :mod:`~bioseq.evaluate.tables`: :func:`metrics_table_markdown`,
+  :func:`compare_table_markdown`, :func:`write_metrics_tsv` -- tables for reports.
+* :mod:`~bioseq.evaluate.plots`: :func:`plot_all` -- confusion matrix, ROC, PR
+  and learning-curve figures.
 
 Names are imported lazily: scikit-learn and matplotlib load only when used.
 """
@@ -16,14 +22,17 @@ import importlib
 from typing import Any
 
 _LAZY = {
-    "evaluate": "bioseq.evaluate.metrics",
-    "evaluate_data": "bioseq.evaluate.metrics",
     "compute_metrics": "bioseq.evaluate.metrics",
-    "load_eval_data": "bioseq.evaluate.metrics",
-    "EvalData": "bioseq.evaluate.metrics",
-    "metrics_table_markdown": "bioseq.evaluate.metrics",
-    "compare_table_markdown": "bioseq.evaluate.metrics",
-    "write_metrics_tsv": "bioseq.evaluate.metrics",
+    "validation_metrics": "bioseq.evaluate.metrics",
+    "selection_metric": "bioseq.evaluate.metrics",
+    "evaluate": "bioseq.evaluate.report",
+    "evaluate_data": "bioseq.evaluate.report",
+    "load_eval_data": "bioseq.evaluate.report",
+    "metrics_from_labels": "bioseq.evaluate.report",
+    "EvalData": "bioseq.evaluate.report",
+    "metrics_table_markdown": "bioseq.evaluate.tables",
+    "compare_table_markdown": "bioseq.evaluate.tables",
+    "write_metrics_tsv": "bioseq.evaluate.tables",
     "plot_all": "bioseq.evaluate.plots",
     "plot_confusion_matrix": "bioseq.evaluate.plots",
     "plot_roc": "bioseq.evaluate.plots",

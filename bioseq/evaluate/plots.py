@@ -21,9 +21,10 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from bioseq.errors import EmptyInputError, InputFormatError
+from bioseq.evaluate.report import encode_cells, evaluate_data
 from bioseq.io.atomic import atomic_path
+from bioseq.io.formats import PathLike
 
-PathLike = str | os.PathLike[str]
 FORMATS = ("png", "svg")
 FILE_NAMES = {
     "confusion": "confusion_matrix",
@@ -80,14 +81,20 @@ def _heatmap(ax: Any, values: np.ndarray, labels: Sequence[str], fmt: str, title
 
 
 def plot_confusion_matrix(metrics: Mapping[str, Any], out: PathLike, formats: Sequence[str] = ("png",)) -> list[Path]:
+    """Write :func:`confusion_matrix_figure` as ``out.<fmt>``; return the paths.
+
+    Args:
+        out: destination without extension, e.g. ``plots/confusion_matrix``.
+    """
+    return _save(confusion_matrix_figure(metrics), Path(out), formats)
+
+
+def confusion_matrix_figure(metrics: Mapping[str, Any]) -> Figure:
     """Confusion matrix from a :func:`~bioseq.evaluate.metrics.compute_metrics` dict.
 
     Binary/multiclass: two panels, counts and row-normalised (each row sums to
     1: per-class recall on the diagonal). Multilabel: one 2x2 matrix of counts
     per label (``tp/fp/fn/tn`` in ``per_class``).
-
-    Args:
-        out: destination without extension, e.g. ``plots/confusion_matrix``.
     """
     task = metrics.get("task")
     if task == "multilabel":
@@ -117,7 +124,7 @@ def plot_confusion_matrix(metrics: Mapping[str, Any], out: PathLike, formats: Se
         _heatmap(ax1, counts, labels, ".0f", "Counts")
         _heatmap(ax2, norm, labels, ".2f", "Row-normalised (recall)")
         fig.suptitle(f"Confusion matrix (n={metrics.get('n')}, accuracy={metrics.get('accuracy', 0):.3f})")
-    return _save(fig, Path(out), formats)
+    return fig
 
 
 def _curve_classes(y_bin: np.ndarray, labels: Sequence[str], classes: Iterable[str] | None) -> list[int]:
@@ -141,7 +148,14 @@ def plot_roc(
     classes: Iterable[str] | None = None,
     formats: Sequence[str] = ("png",),
 ) -> list[Path]:
-    """One-vs-rest ROC curves with the AUROC in the legend.
+    """Write :func:`roc_figure` as ``out.<fmt>``; return the paths."""
+    return _save(roc_figure(y_bin, probs, labels, classes=classes), Path(out), formats)
+
+
+def roc_figure(
+    y_bin: np.ndarray, probs: np.ndarray, labels: Sequence[str], *, classes: Iterable[str] | None = None
+) -> Figure:
+    """One-vs-rest ROC curves with the AUROC in the legend, and the chance diagonal.
 
     Args:
         y_bin: (n, C) 0/1 truth indicator; probs: (n, C) scores; labels: C names.
@@ -172,7 +186,7 @@ def plot_roc(
         title += f"\nskipped (no positives or negatives): {', '.join(skipped)}"
     ax.set_title(title)
     ax.legend(loc="lower right", fontsize=8)
-    return _save(fig, Path(out), formats)
+    return fig
 
 
 def plot_pr(
@@ -184,9 +198,16 @@ def plot_pr(
     classes: Iterable[str] | None = None,
     formats: Sequence[str] = ("png",),
 ) -> list[Path]:
+    """Write :func:`pr_figure` as ``out.<fmt>``; return the paths."""
+    return _save(pr_figure(y_bin, probs, labels, classes=classes), Path(out), formats)
+
+
+def pr_figure(
+    y_bin: np.ndarray, probs: np.ndarray, labels: Sequence[str], *, classes: Iterable[str] | None = None
+) -> Figure:
     """One-vs-rest precision-recall curves with the average precision (AP) in the legend.
 
-    Same arguments as :func:`plot_roc`. The dotted line of a class's colour is
+    Same arguments as :func:`roc_figure`. The dotted line of a class's colour is
     its prevalence (the AP of a random classifier), listed as "chance".
     """
     from sklearn.metrics import average_precision_score, precision_recall_curve
@@ -217,7 +238,7 @@ def plot_pr(
     ax.set_title(title)
     if ax.get_legend_handles_labels()[0]:
         ax.legend(loc="lower left", fontsize=8)
-    return _save(fig, Path(out), formats)
+    return fig
 
 
 def read_history(path: PathLike) -> list[dict[str, Any]]:
@@ -267,78 +288,84 @@ def plot_learning_curves(
     out: PathLike,
     formats: Sequence[str] = ("png",),
 ) -> list[Path]:
-    """Loss panel (train and valid loss per epoch) and metric panel (every ``valid_<metric>``).
-
-    The dashed vertical line marks the epoch with the lowest validation loss
-    (the one early stopping keeps). An empty log gives a figure that says so.
+    """Write :func:`learning_curves_figure` as ``out.<fmt>``; return the paths.
 
     Args:
-        history: the rows of a training log, or its path (see :func:`read_history`).
+        history: the rows of a training log, or its path (see :func:`read_history`;
+            a log without epochs is drawn as an empty figure that says so).
     """
     if isinstance(history, (str, os.PathLike)):
         try:
             history = read_history(history)
         except EmptyInputError:
             history = []
+    return _save(learning_curves_figure(history), Path(out), formats)
+
+
+def learning_curves_figure(history: Sequence[Mapping[str, Any]]) -> Figure:
+    """Loss panel (train and valid loss per epoch) and metric panel (every ``valid_<metric>``).
+
+    The dashed vertical line marks the epoch whose weights were kept: the last
+    one the trainer flagged ``best`` (older logs without flags: the lowest
+    validation loss). No rows give a one-panel figure that says so.
+    """
     if not history:
         # A model fitted in closed form (kmer-linear) logs no epoch; the report
         # still expects the file, so say so in the figure instead of failing.
         fig = Figure(figsize=(6, 3), layout="constrained")
         _empty_message(fig.subplots(), "no training epoch logged\n(e.g. a model fitted in closed form)")
         fig.suptitle("Learning curves")
-        return _save(fig, Path(out), formats)
+        return fig
     epochs = _series(history, "epoch")
+    fig = Figure(figsize=(11, 4.2), layout="constrained")
+    ax_loss, ax_metric = fig.subplots(1, 2)
+    losses = {name: _series(history, key) for key, name in (("train_loss", "train"), ("valid_loss", "validation"))}
+    metrics = {key.removeprefix("valid_"): _series(history, key) for key in _metric_keys(history)}
+    drawn = [
+        _draw_series(ax_loss, epochs, losses, "Loss", "no loss logged"),
+        _draw_series(ax_metric, epochs, metrics, "Validation metric", "no validation metric logged"),
+    ]
+    best = _kept_epoch(history)
+    for ax, has_lines in zip((ax_loss, ax_metric), drawn, strict=True):
+        if best is not None:
+            ax.axvline(epochs[best], ls="--", lw=1, color="grey", label=f"kept: epoch {epochs[best]:g}")
+        if has_lines:
+            ax.legend(fontsize=8)
+    ax_loss.set_title("Loss")
+    ax_metric.set_title("Validation metrics")
+    fig.suptitle(f"Learning curves ({len(history)} epochs)")
+    return fig
+
+
+def _kept_epoch(history: Sequence[Mapping[str, Any]]) -> int | None:
+    """Row index of the kept weights: the last row flagged ``best``, else the lowest ``valid_loss``."""
+    flagged = [i for i, rec in enumerate(history) if rec.get("best")]
+    if flagged:
+        return flagged[-1]
+    valid_loss = _series(history, "valid_loss")
+    return int(np.nanargmin(valid_loss)) if np.isfinite(valid_loss).any() else None
+
+
+def _metric_keys(history: Sequence[Mapping[str, Any]]) -> list[str]:
+    """``valid_<metric>`` keys (not the loss) with at least one finite value, in first-seen order."""
     keys: list[str] = []
     for row in history:
         keys.extend(k for k in row if k not in keys)
-    metric_keys = [k for k in keys if k.startswith("valid_") and k != "valid_loss"]
-    metric_keys = [k for k in metric_keys if np.isfinite(_series(history, k)).any()]
-
-    fig = Figure(figsize=(11, 4.2), layout="constrained")
-    ax_loss, ax_metric = fig.subplots(1, 2)
-    drawn = False
-    for key, name in (("train_loss", "train"), ("valid_loss", "validation")):
-        ys = _series(history, key)
-        if np.isfinite(ys).any():
-            ax_loss.plot(epochs, ys, marker="o", ms=3, label=name)
-            drawn = True
-    # The kept weights are those of the last epoch the trainer flagged "best" (by
-    # its selection metric, e.g. MCC); older logs without flags: lowest valid loss.
-    flagged = [i for i, rec in enumerate(history) if rec.get("best")]
-    valid_loss = _series(history, "valid_loss")
-    best = flagged[-1] if flagged else (int(np.nanargmin(valid_loss)) if np.isfinite(valid_loss).any() else None)
-    if best is not None:
-        for ax in (ax_loss, ax_metric):
-            ax.axvline(epochs[best], ls="--", lw=1, color="grey", label=f"kept: epoch {epochs[best]:g}")
-    if drawn:
-        ax_loss.set_xlabel("Epoch")
-        ax_loss.set_ylabel("Loss")
-        ax_loss.legend(fontsize=8)
-    else:
-        _empty_message(ax_loss, "no loss logged")
-    ax_loss.set_title("Loss")
-
-    if metric_keys:
-        for key in metric_keys:
-            ax_metric.plot(epochs, _series(history, key), marker="o", ms=3, label=key.removeprefix("valid_"))
-        ax_metric.set_xlabel("Epoch")
-        ax_metric.set_ylabel("Validation metric")
-        ax_metric.legend(fontsize=8)
-    else:
-        _empty_message(ax_metric, "no validation metric logged")
-    ax_metric.set_title("Validation metrics")
-    fig.suptitle(f"Learning curves ({len(history)} epochs)")
-    return _save(fig, Path(out), formats)
+    keys = [k for k in keys if k.startswith("valid_") and k != "valid_loss"]
+    return [k for k in keys if np.isfinite(_series(history, k)).any()]
 
 
-def _indicator(y_true: Sequence[Sequence[str]], labels: Sequence[str]) -> np.ndarray:
-    """(n, C) 0/1 matrix from per-record label tuples."""
-    index = {lab: i for i, lab in enumerate(labels)}
-    y = np.zeros((len(y_true), len(labels)), dtype=np.int64)
-    for i, cell in enumerate(y_true):
-        for lab in cell:
-            y[i, index[lab]] = 1
-    return y
+def _draw_series(ax: Any, epochs: np.ndarray, series: Mapping[str, np.ndarray], ylabel: str, empty: str) -> bool:
+    """One line per series with a finite value, against ``epochs``; a message (and False) when none has."""
+    drawn = {name: ys for name, ys in series.items() if np.isfinite(ys).any()}
+    if not drawn:
+        _empty_message(ax, empty)
+        return False
+    for name, ys in drawn.items():
+        ax.plot(epochs, ys, marker="o", ms=3, label=name)
+    ax.set_xlabel("Epoch")
+    ax.set_ylabel(ylabel)
+    return True
 
 
 def plot_all(
@@ -352,7 +379,7 @@ def plot_all(
     """Write every plot the inputs allow into ``outdir``; return the written paths.
 
     Args:
-        data: a :class:`~bioseq.evaluate.metrics.EvalData` (truth + probabilities),
+        data: a :class:`~bioseq.evaluate.report.EvalData` (truth + probabilities),
             needed for ROC and PR curves; None to skip them.
         metrics: the metrics dict; computed from ``data`` when None. Needed
             for the confusion matrix. A binary task draws ROC/PR for its
@@ -363,14 +390,12 @@ def plot_all(
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
     if metrics is None and data is not None:
-        from bioseq.evaluate.metrics import evaluate_data
-
         metrics = evaluate_data(data)
     written: list[Path] = []
     if metrics is not None:
         written += plot_confusion_matrix(metrics, outdir / FILE_NAMES["confusion"], formats)
     if data is not None:
-        y_bin = _indicator(data.y_true, data.labels)
+        y_bin = encode_cells(data.y_true, data.labels, "multilabel", "truth")
         probs = np.asarray(data.probs, dtype=float)
         classes = None
         if metrics is not None and metrics.get("task") == "binary":

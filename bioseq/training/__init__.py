@@ -4,7 +4,7 @@
 * :mod:`~bioseq.training.data` -- reading labelled records, alphabet inference, fingerprints, splits.
 * :mod:`~bioseq.training.labels` -- label encoding, task inference, class weights.
 * :mod:`~bioseq.training.loop` -- the torch loop (AdamW, LR schedule, RC augmentation, crops).
-* :mod:`~bioseq.training.metrics` -- validation metrics and the selection metric.
+* validation metrics and the selection metric: :mod:`bioseq.evaluate.metrics` (shared with ``bioseq evaluate``).
 * :mod:`~bioseq.training.early_stopping`, :mod:`~bioseq.training.checkpoint`,
   :mod:`~bioseq.training.distributed` (DDP under torchrun). Device choice lives in
   :mod:`bioseq.device` (inference needs it too).

@@ -34,6 +34,7 @@ import numpy as np
 from bioseq.bundle import save_bundle
 from bioseq.device import resolve_device, set_threads
 from bioseq.errors import BioseqError, ConfigError, LabelError
+from bioseq.evaluate.metrics import selection_metric, validation_metrics
 from bioseq.models.classifier import Classifier, default_long_input
 from bioseq.models.inference import encode_pieces
 from bioseq.models.registry import get_model, resolve_hparams
@@ -53,7 +54,6 @@ from bioseq.training.loop import (
     fit_torch,
     validation_loss,
 )
-from bioseq.training.metrics import compute_metrics, selection_metric
 
 log = logging.getLogger("bioseq.training")
 
@@ -281,7 +281,7 @@ def _fit_sklearn(model: Classifier, data: _Data, sel: str, log_path: Any, t_begi
     train_probs = model.predict_proba_sequences(data.train.seqs, ids=data.train.ids)
     probs = model.predict_proba_sequences(data.valid.seqs, ids=data.valid.ids)
     thresholds = None if model.thresholds is None else np.asarray(model.thresholds)
-    metrics = {k: _finite(v) for k, v in compute_metrics(model.task, data.y_valid, probs, thresholds).items()}
+    metrics = {k: _finite(v) for k, v in validation_metrics(model.task, data.y_valid, probs, thresholds).items()}
     rec: dict[str, Any] = {
         "epoch": 1,
         "train_loss": validation_loss(model.task, data.y_train, train_probs),

@@ -38,10 +38,10 @@ from tqdm.auto import tqdm
 from bioseq.data.batching import LengthBucketSampler, collate
 from bioseq.data.windows import aggregate, random_crop
 from bioseq.device import autocast
+from bioseq.evaluate.metrics import validation_metrics
 from bioseq.models.inference import piece_outputs
 from bioseq.training.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from bioseq.training.early_stopping import EarlyStopping
-from bioseq.training.metrics import compute_metrics
 
 log = logging.getLogger("bioseq.training")
 
@@ -330,7 +330,7 @@ def _validate_epoch(
     """Score the validation set, step early stopping, and return the epoch's log record."""
     probs = score_validation(model, valid, max(cfg.batch_size, 256), dist_ctx)
     valid_loss = validation_loss(model.task, valid.y, probs)
-    metrics = compute_metrics(model.task, valid.y, probs, model.thresholds and np.asarray(model.thresholds))
+    metrics = validation_metrics(model.task, valid.y, probs, model.thresholds and np.asarray(model.thresholds))
     score = metrics.get(cfg.metric, float("nan"))
     improved = run.early.step(epoch + 1, score, valid_loss, run.net.state_dict())
     rec: dict[str, Any] = {"epoch": epoch + 1, "train_loss": train_loss, "valid_loss": valid_loss}
