@@ -50,7 +50,9 @@ def test_two_process_gloo_training_writes_one_bundle(tmp_path):
         "--standalone",
         "--nproc_per_node=2",
         "-m",
-        "bioseq.training.distributed",
+        "bioseq",
+        "train",
+        "--distributed",
         str(train),
         "--valid",
         str(valid),
@@ -95,7 +97,7 @@ def test_distributed_needs_torchrun(monkeypatch, tmp_path):
     for var in ("RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT"):
         monkeypatch.delenv(var, raising=False)
     assert not in_torchrun()
-    with pytest.raises(ConfigError, match="torchrun"):
+    with pytest.raises(ConfigError, match=r"torchrun --nproc_per_node=N -m bioseq train --distributed"):
         bioseq.train(str(write_fasta(tmp_path / "t.fa")), arch="cnn-lstm", hparams=HP, distributed=True)
 
 

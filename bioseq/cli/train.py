@@ -74,7 +74,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         choices=["windows", "center", "truncate"],
         help="prediction policy for inputs longer than max_tokens (default: windows, probabilities averaged)",
     )
-    p.add_argument("--distributed", action="store_true", help="DDP under torchrun (see bioseq.training.distributed)")
+    p.add_argument(
+        "--distributed",
+        action="store_true",
+        help="DDP on every rank torchrun starts: torchrun --nproc_per_node=N -m bioseq train --distributed ... "
+        "(give the epoch log as --log-file there)",
+    )
     p.add_argument("-q", "--quiet", action="store_true", help="log warnings only")
     p.set_defaults(run=run)
     return p
