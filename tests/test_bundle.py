@@ -125,7 +125,7 @@ def test_fingerprint_ignores_history_but_not_weights(saved, tmp_path):
     assert bioseq.load(relabel).fingerprint != model.fingerprint
 
 
-def test_save_is_atomic_and_replaces(saved, tmp_path):
+def test_save_replaces_an_existing_file_and_leaves_no_temporary_file(saved, tmp_path):
     model, _ = saved["kmer-linear"]
     dest = tmp_path / "m.safetensors"
     dest.write_text("old")
@@ -134,33 +134,70 @@ def test_save_is_atomic_and_replaces(saved, tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.safetensors"]
 
 
-def test_load_never_unpickles(saved, monkeypatch):
-    def boom(*a, **k):
-        raise AssertionError("unpickling attempted")
+class MarkerPayload:
+    """Unpickling this object creates ``path``: a visible side effect, as malicious code would have."""
 
-    monkeypatch.setattr(pickle, "load", boom)
-    monkeypatch.setattr(pickle, "loads", boom)
-    monkeypatch.setattr(torch, "load", boom)
-    assert bioseq.load(saved["cnn-lstm"][1]).arch == "cnn-lstm"
+    def __init__(self, path):
+        self.path = str(path)
 
-
-# ----------------------------------------------------------------------------- refusals
+    def __reduce__(self):
+        return (open, (self.path, "w"))
 
 
-def test_pickle_file_refused(tmp_path, saved):
-    class Evil:
-        def __reduce__(self):
-            return (print, ("pwned",))
-
+def test_torch_save_file_with_code_is_refused_without_running_it(tmp_path):
+    marker = tmp_path / "unpickled"
     path = tmp_path / "evil.safetensors"
-    torch.save({"obj": Evil(), "w": torch.ones(3)}, path)
+    torch.save({"w": torch.ones(3), "obj": MarkerPayload(marker)}, path)
     with pytest.raises(BundleError, match="not a safetensors") as err:
         bioseq.load(path)
     assert str(path) in str(err.value)
-    raw = tmp_path / "raw.pt"
-    raw.write_bytes(pickle.dumps({"a": 1}))
-    with pytest.raises(BundleError, match=str(raw)):
-        bioseq.load(raw)
+    assert not marker.exists(), "bioseq.load unpickled the file"
+    # the payload is live: unpickling the same file does create the marker (a file object, since
+    # torch.load hands a path named *.safetensors to safetensors)
+    with open(path, "rb") as fh:
+        torch.load(fh, weights_only=False)
+    assert marker.exists()
+
+
+def test_plain_pickle_with_code_is_refused_without_running_it(tmp_path):
+    marker = tmp_path / "unpickled"
+    path = tmp_path / "raw.pt"
+    path.write_bytes(pickle.dumps(MarkerPayload(marker)))
+    with pytest.raises(BundleError, match="raw.pt"):
+        bioseq.load(path)
+    assert not marker.exists(), "bioseq.load unpickled the file"
+    pickle.loads(path.read_bytes())  # the payload is live
+    assert marker.exists()
+
+
+@pytest.mark.parametrize("where", ["metadata", "tensor"])
+def test_pickle_smuggled_inside_a_safetensors_bundle_is_never_run(saved, tmp_path, where):
+    """A valid bundle carrying a pickle in its metadata (an extra safetensors metadata entry with
+    ``format: pt``, and an extra key of the bioseq metadata; today: ignored) or as an extra uint8
+    tensor (today: refused, the weights do not fit the architecture). Either way it never runs."""
+    marker = tmp_path / "unpickled"
+    payload = pickle.dumps(MarkerPayload(marker))
+    tensors, meta = read_arrays(saved["cnn-lstm"][1])
+    if where == "tensor":
+        tensors = {**tensors, "__pickle__": np.frombuffer(payload, np.uint8).copy()}
+    else:
+        meta["pickle"] = payload.decode("latin-1")
+    meta["fingerprint"] = compute_fingerprint(tensors, meta)
+    path = tmp_path / "smuggled.safetensors"
+    extra = {"pickle": payload.decode("latin-1"), "format": "pt"} if where == "metadata" else {}
+    save_file(tensors, str(path), metadata={"bioseq": json.dumps(meta), **extra})
+    try:
+        loaded = bioseq.load(path)
+    except BundleError as exc:  # refused: fine, as long as the message names the file
+        assert "smuggled.safetensors" in str(exc)
+    else:  # ignored: fine, as long as the model works
+        assert loaded.predict_proba_sequences(["ACGTACGTACGTACGTACGT"]).shape == (1, 2)
+    assert not marker.exists(), "bioseq.load unpickled a payload inside the bundle"
+    pickle.loads(payload)  # the payload is live
+    assert marker.exists()
+
+
+# ----------------------------------------------------------------------------- refusals
 
 
 @pytest.mark.parametrize("cut", [4, 100, -10])

@@ -1,16 +1,17 @@
 import subprocess
 import sys
 
+import pytest
+
 from bioseq import __version__
 from bioseq.cli import main
 
 
-def test_version(capsys):
-    try:
+def test_version_prints_the_version_and_exits_0(capsys):
+    with pytest.raises(SystemExit) as exc:
         main(["--version"])
-    except SystemExit as exc:
-        assert exc.code == 0
-    assert f"bioseq {__version__}" in capsys.readouterr().out
+    assert exc.value.code == 0
+    assert capsys.readouterr().out == f"bioseq {__version__}\n"
 
 
 def test_help_lists_commands():

@@ -8,6 +8,7 @@ import random
 import pytest
 import torch
 
+import bioseq
 from bioseq.cli import main
 
 torch.set_num_threads(1)
@@ -63,9 +64,12 @@ def trained(tmp_path_factory):
 
 def test_train_writes_bundle_log_and_checkpoint(trained):
     d, model = trained
-    assert model.exists() and (d / "model.ckpt").exists()
+    bundle = bioseq.load(model)
+    assert (bundle.arch, bundle.labels) == ("cnn-lstm", ["a", "b"])
+    assert (d / "model.ckpt").stat().st_size > 0
     lines = [json.loads(x) for x in (d / "log.jsonl").read_text().splitlines()]
     assert [r["epoch"] for r in lines] == [1, 2]
+    assert [r["valid_loss"] for r in lines] == [r["valid_loss"] for r in bundle.metadata["history"]]
 
 
 def test_predict_to_file_and_stdout(trained, capsys):

@@ -140,7 +140,7 @@ def test_resume_continues_exactly(tmp_path, monkeypatch):
         quick(data=data, epochs=4, patience=None, output=out, resume=True, lr=0.5)
 
 
-def test_max_time_stops_and_keeps_best(tmp_path):
+def test_max_time_stops_mid_epoch_and_still_writes_the_bundle(tmp_path):
     m = quick(epochs=500, max_time=1e-5, patience=None, output=tmp_path / "m.safetensors")
     assert m.metadata["stopped"] == "max_time"
     assert len(m.metadata["history"]) == 1
@@ -148,10 +148,37 @@ def test_max_time_stops_and_keeps_best(tmp_path):
     assert bioseq.load(tmp_path / "m.safetensors").labels == ["neg", "pos"]
 
 
-def test_early_stopping_patience():
-    m = quick(epochs=30, patience=1, lr=1e-9)  # nothing can improve
+def cross_entropy(probs: np.ndarray, labels: list[str], names: list[str]) -> float:
+    y = np.array([names.index(lab) for lab in labels])
+    return float(-np.log(np.clip(probs.astype(np.float64)[np.arange(len(y)), y], 1e-7, 1 - 1e-7)).mean())
+
+
+def test_returned_and_saved_model_hold_the_best_epoch_weights_not_the_last(tmp_path):
+    # Validation labels are the training labels flipped: the better the net learns the motif, the
+    # worse it scores on validation, so a later epoch is never the best one.
+    train = motif_records(120, seed=1)
+    flip = {"pos": ("neg",), "neg": ("pos",)}
+    valid = [SequenceItem(r.id, r.seq, flip[r.labels[0]]) for r in motif_records(40, seed=2, prefix="v")]
+    out = tmp_path / "m.safetensors"
+    m = quick(data=train, valid=valid, epochs=5, lr=1e-2, patience=None, output=out)
+    hist, best = m.metadata["history"], m.metadata["best_epoch"]
+    assert len(hist) == 5 and best < 5, "the case under test: the last epoch is not the best"
+    (best_rec,) = [r for r in hist if r["epoch"] == best]
+    assert best_rec["best"] is True
+    assert m.metadata["metrics"]["mcc"] == best_rec["valid_mcc"] != hist[-1]["valid_mcc"]
+    seqs, labels = [r.seq for r in valid], [r.labels[0] for r in valid]
+    for model in (m, bioseq.load(out)):
+        loss = cross_entropy(model.predict_proba_sequences(seqs), labels, model.labels)
+        assert loss == pytest.approx(best_rec["valid_loss"], rel=1e-5)
+        assert loss != pytest.approx(hist[-1]["valid_loss"], rel=1e-3)
+
+
+def test_early_stopping_stops_after_patience_epochs_without_improvement():
+    m = quick(epochs=30, patience=2, lr=1e-9)  # nothing can improve
+    hist = m.metadata["history"]
     assert m.metadata["stopped"] == "early_stopping"
-    assert len(m.metadata["history"]) < 30
+    assert hist[-1]["epoch"] == m.metadata["best_epoch"] + 2 < 30
+    assert not any(r["best"] for r in hist if r["epoch"] > m.metadata["best_epoch"])
 
 
 # ----------------------------------------------------------------------------- tasks
@@ -196,12 +223,15 @@ def test_multiclass_protein_inferred(tmp_path):
         quick(data=str(path), augment_rc=True)
 
 
-def test_long_training_sequences_are_cropped():
+def test_training_on_sequences_longer_than_max_tokens_crops_them():
+    # The transformer net refuses an input longer than max_tokens (ConfigError), so training on
+    # 120-bp records with max_tokens=32 succeeds only if every training sample is cropped.
     recs = motif_records(60, length=120)
-    hp = {**TINY["cnn-lstm"], "max_tokens": 50}  # 120 bp > 50 tokens: random crops, windows at prediction
-    m = quick(data=recs, hparams=hp)
-    assert m.long_input == {"policy": "windows", "max_tokens": 50, "max_bases": 50, "overlap": 25}
-    assert m.predict_proba_sequences([recs[0].seq]).shape == (1, 2)
+    hp = {**TINY["transformer"], "max_tokens": 32}
+    m = quick("transformer", data=recs, hparams=hp, epochs=1)
+    assert m.long_input["policy"] == "windows" and m.long_input["max_tokens"] == 32
+    assert m.long_input["max_bases"] < 120, "the case under test: the records do not fit in max_tokens"
+    assert m.predict_proba_sequences([recs[0].seq]).shape == (1, 2)  # windows at prediction
 
 
 # ----------------------------------------------------------------------------- input errors

@@ -27,12 +27,14 @@ BIN = Path(sys.executable).parent
 
 
 def snakemake(*args: str, cwd: Path, snakefile: Path = SNAKEFILE, timeout: int = 600):
-    """Run the venv's snakemake in ``cwd``, with the venv's bin (``bioseq``) first on PATH."""
+    """Run the venv's snakemake in ``cwd``, with the venv's bin (``bioseq``) first on PATH and this
+    checkout's ``bioseq`` package first on the Python path (not whichever one the venv installed)."""
     exe = BIN / "snakemake"
     cmd = [str(exe) if exe.exists() else shutil.which("snakemake"), "-s", str(snakefile), *args]
     env = {
         **os.environ,
         "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+        "PYTHONPATH": os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH")) if p),
         "OMP_NUM_THREADS": "1",
         "MPLBACKEND": "Agg",
     }
@@ -55,9 +57,32 @@ def rotate_records(path: Path) -> None:
         fh.write(">" + rest.rstrip("\n") + "\n" + first + "\n")
 
 
-def table_ids(path: Path) -> tuple[list[str], list[str]]:
+def header_labels(path: Path) -> list[str]:
+    """The ``label=`` value of every record of a FASTA file, in order."""
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rt") as fh:
+        return [re.search(r"\blabel=(\S+)", line).group(1) for line in fh if line.startswith(">")]
+
+
+def read_table(path: Path) -> tuple[list[str], list[list[str]]]:
+    """(header, rows) of a TSV file."""
     lines = path.read_text().splitlines()
-    return lines[0].split("\t"), [line.split("\t", 1)[0] for line in lines[1:]]
+    return lines[0].split("\t"), [line.split("\t") for line in lines[1:]]
+
+
+def table_ids(path: Path) -> tuple[list[str], list[str]]:
+    header, rows = read_table(path)
+    return header, [row[0] for row in rows]
+
+
+def check_logs(logs: Path) -> None:
+    """Every job logged the one-line summary of its bioseq command, and nothing went wrong."""
+    files = sorted(logs.rglob("*.log"))
+    assert files
+    for log in files:
+        text = log.read_text()
+        assert text.startswith("bioseq"), f"{log}: {text[:300]!r}"
+        assert "Traceback" not in text and "error:" not in text, f"{log}: {text[-1000:]}"
 
 
 def planned_rules(output: str) -> dict[str, int]:
@@ -75,33 +100,50 @@ def planned_rules(output: str) -> dict[str, int]:
 
 
 def check_run(work: Path, cfg: dict) -> None:
-    """Every prediction table has one row per input record, in input order; evaluation is complete."""
+    """Per dataset and model: the bundle is the configured architecture; every prediction table has
+    one row per input record, in input order, with one probability column per model label; the
+    test-set metrics agree with the predictions table; the embedding cache holds every input record."""
+    import bioseq
+    from bioseq.embed import EmbeddingCache
+
     out = work / cfg["outdir"]
     for ds, spec in cfg["datasets"].items():
         inputs = {"test": spec["test"]}
         predict = spec.get("predict", {})
         inputs.update(predict if isinstance(predict, dict) else {Path(p).name.split(".")[0]: p for p in predict})
-        for model in cfg["models"]:
-            assert (out / "models" / ds / f"{model}.safetensors").stat().st_size > 0
+        for model_name, model_cfg in cfg["models"].items():
+            model = bioseq.load(out / "models" / ds / f"{model_name}.safetensors")
+            assert model.arch == model_cfg["arch"]
             for name, path in inputs.items():
-                header, ids = table_ids(out / "predictions" / f"{ds}.{model}.{name}.tsv")
-                assert header[:2] == ["id", "predicted"] and all(h.startswith("prob_") for h in header[2:])
+                header, ids = table_ids(out / "predictions" / f"{ds}.{model_name}.{name}.tsv")
+                assert header == ["id", "predicted", *(f"prob_{lab}" for lab in model.labels)]
                 assert ids == record_ids(work / path)
-            ev = out / "evaluation" / ds / model / "test"
+            ev = out / "evaluation" / ds / model_name / "test"
             metrics = json.loads((ev / "metrics.json").read_text())
-            assert metrics["n"] == len(record_ids(work / spec["test"]))
-            assert 0.0 <= metrics["accuracy"] <= 1.0
-            assert (ev / "metrics.tsv").read_text().startswith("metric\tlabel\tvalue\n")
+            truth = header_labels(work / spec["test"])
+            assert metrics["n"] == len(truth)
+            assert metrics["labels"] == model.labels
+            _, rows = read_table(out / "predictions" / f"{ds}.{model_name}.test.tsv")
+            predicted = [row[1] for row in rows]
+            hits = sum(p == t for p, t in zip(predicted, truth, strict=True))
+            assert metrics["accuracy"] == pytest.approx(hits / len(truth))
+            assert sum(map(sum, metrics["confusion_matrix"]["counts"])) == len(truth)
+            header, metric_rows = read_table(ev / "metrics.tsv")
+            assert header == ["metric", "label", "value"]
+            (accuracy,) = [float(value) for name, label, value in metric_rows if name == "accuracy"]
+            assert accuracy == pytest.approx(metrics["accuracy"])
             for plot in ("learning_curves", "confusion_matrix", "roc", "pr"):
                 assert (ev / "plots" / f"{plot}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
             if cfg.get("embed", True):
-                assert (out / "embeddings" / f"{ds}.{model}.h5").stat().st_size > 0
+                all_ids = {i for path in inputs.values() for i in record_ids(work / path)}
+                with EmbeddingCache(out / "embeddings" / f"{ds}.{model_name}.h5") as cache:
+                    assert set(cache.ids) == all_ids
     # shards are kept (so that a changed input is seen), per-shard results are temporary
     n_inputs = sum(1 + len(spec.get("predict", [])) for spec in cfg["datasets"].values())
     assert len(list(out.glob("shards/*/*/*-of-*.fa"))) == n_inputs * cfg["shards"]
     assert not list(out.glob("predictions/shards/**/*.tsv"))
     assert not list(out.glob("embeddings/shards/**/*.h5"))
-    assert all(p.stat().st_size >= 0 for p in (work / "logs").rglob("*.log"))
+    check_logs(work / "logs")
 
 
 @pytest.fixture(scope="module")
@@ -188,7 +230,13 @@ def test_module_example_runs(tmp_path: Path) -> None:
     assert res.returncode == 0, res.stderr[-5000:]
     header, ids = table_ids(tmp_path / "results_module" / "predictions" / "splice_uci.kmer-linear.test.tsv")
     assert ids == record_ids(REPO / "data" / "splice_uci" / "test.fa.gz")
-    assert (tmp_path / "module_summary.txt").read_text().strip()
+    assert header == ["id", "predicted", "prob_EI", "prob_IE", "prob_N"]
+    # the example's own rule ran `bioseq info` on the module's model
+    import bioseq
+
+    model = bioseq.load(tmp_path / "results_module" / "models" / "splice_uci" / "kmer-linear.safetensors")
+    summary = (tmp_path / "module_summary.txt").read_text()
+    assert "kmer-linear" in summary and model.fingerprint in summary
 
 
 def test_more_shards_than_records(tmp_path: Path) -> None:

@@ -93,7 +93,8 @@ def _add_run_arguments(p: argparse._ArgumentGroup) -> None:
     p.add_argument(
         "--distributed",
         action="store_true",
-        help="DDP under torchrun: torchrun --nproc_per_node=N -m bioseq train --distributed ...",
+        help="DDP on every rank torchrun starts: torchrun --nproc_per_node=N -m bioseq train --distributed ... "
+        "(give the epoch log as --log-file there)",
     )
     p.add_argument("-q", "--quiet", action="store_true", help="log warnings only")
 

@@ -2,8 +2,10 @@
 
 Usage (two processes on one machine)::
 
-    torchrun --nproc_per_node=2 -m bioseq.training.distributed TRAIN --arch cnn-lstm -o model.safetensors
-    torchrun --nproc_per_node=2 $(which bioseq) train TRAIN --arch cnn-lstm --distributed -o model.safetensors
+    torchrun --nproc_per_node=2 -m bioseq train TRAIN --arch cnn-lstm --distributed -o model.safetensors
+
+or, from Python, ``bioseq.train(..., distributed=True)`` in a script that
+torchrun starts on every rank.
 
 (torchrun's own parser claims options starting ``--log``: give the epoch log
 as ``--log-file LOG.jsonl`` there.) ``torchrun`` sets ``RANK``, ``WORLD_SIZE``, ``LOCAL_RANK``, ``MASTER_ADDR`` and
@@ -22,8 +24,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 
 from bioseq.errors import ConfigError
 from bioseq.training.loop import DistContext
@@ -59,7 +60,7 @@ def process_group(device: str = "auto") -> Iterator[tuple[DistContext, str]]:
         if not in_torchrun():
             raise ConfigError(
                 "--distributed needs the torchrun environment (RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT); "
-                "launch with: torchrun --nproc_per_node=N -m bioseq.training.distributed ..."
+                "launch with: torchrun --nproc_per_node=N -m bioseq train --distributed ..."
             )
         dev = resolve_device(device)
         if dev.type == "cuda":
@@ -84,16 +85,3 @@ def process_group(device: str = "auto") -> Iterator[tuple[DistContext, str]]:
         if created:
             dist.destroy_process_group()
 
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m bioseq.training.distributed`` = ``bioseq train --distributed`` (same options)."""
-    from bioseq.cli import main as cli_main
-
-    args = list(sys.argv[1:] if argv is None else argv)
-    if "--distributed" not in args:
-        args.append("--distributed")
-    return cli_main(["train", *args])
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
