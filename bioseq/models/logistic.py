@@ -23,7 +23,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from bioseq.errors import BundleError, LabelError
-from bioseq.models.heads import logits_to_probs_np
 
 STATE_KEYS = ("coef", "intercept", "mean", "scale")
 
@@ -55,6 +54,8 @@ class Logistic:
 
     def predict_proba(self, x: np.ndarray, multilabel: bool = False) -> np.ndarray:
         """Probabilities float32 (n, C): softmax over the C logits, or one sigmoid each (multilabel)."""
+        from bioseq.models.heads import logits_to_probs_np  # here: heads imports torch, fitting needs none
+
         return logits_to_probs_np(self.logits(x), "multilabel" if multilabel else "multiclass")
 
     def state_dict(self) -> dict[str, np.ndarray]:
