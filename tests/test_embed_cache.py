@@ -15,8 +15,17 @@ import numpy as np
 import pytest
 
 import bioseq
-from bioseq.embed import EmbeddingCache, EmbedStats, MissingEmbeddingError, compact, embed, sequence_key
-from bioseq.embed.cache import _read_rows, parts_dir
+from bioseq.embed import (
+    EmbeddingBatch,
+    EmbeddingCache,
+    EmbedStats,
+    MissingEmbeddingError,
+    compact,
+    embed,
+    sequence_key,
+)
+from bioseq.embed.cache_format import _read_rows, parts_dir
+from bioseq.embed.embed import model_attrs
 from bioseq.errors import BioseqError, CacheError
 
 DIM = 8
@@ -289,10 +298,9 @@ def test_crash_after_fold_before_segment_deletion_leaves_no_duplicates(tmp_path)
     path = tmp_path / "c.h5"
     recs = make_records(60)
     model = FakeModel()
-    with bioseq.embed.CacheWriter(path, fingerprint=FP_A, embedding_dim=DIM, segment_rows=10,
-                                  tokenizer_config=FakeTokenizer().config()) as w:
+    with bioseq.embed.CacheWriter(path, model_attrs(model), segment_rows=10) as w:
         keys = bioseq.embed.sequence_keys(FP_A, [s for _, s in recs])
-        w.add(keys, [r for r, _ in recs], expected(recs))
+        w.write(EmbeddingBatch([r for r, _ in recs], keys, expected(recs)))
         w.flush()
         saved = tmp_path / "saved"
         shutil.copytree(parts_dir(path), saved)
@@ -313,7 +321,7 @@ def test_errors_are_bioseq_errors() -> None:
 
 
 def test_key_index_handles_keys_sharing_their_first_eight_bytes() -> None:
-    from bioseq.embed.cache import _KeyIndex
+    from bioseq.embed.cache_view import _KeyIndex
 
     keys = np.frombuffer(b"A" * 8 + b"B" * 8 + b"A" * 8 + b"C" * 8 + b"A" * 8 + b"D" * 8, dtype="S16")
     index = _KeyIndex()
