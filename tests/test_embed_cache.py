@@ -165,6 +165,7 @@ def test_embedding_cache_reading_api(tmp_path) -> None:
         with pytest.raises(MissingEmbeddingError):
             cache.get_by_sequence("ACGTTTTTTTTTTTTTTTT")
         chunks = list(cache.iter_chunks(50))
+        assert all(isinstance(c, EmbeddingBatch) for c in chunks)
         assert [len(c[0]) for c in chunks] == [50, 50, 20]
         assert sum((c[0] for c in chunks), []) == [r for r, _ in recs]
         np.testing.assert_array_equal(np.concatenate([c[2] for c in chunks]), exp)
@@ -343,3 +344,26 @@ def test_fold_removes_stale_temps_but_not_other_files_temps(tmp_path) -> None:
     other.write_bytes(b"x")
     embed(FakeModel(), make_records(5), cache=path)
     assert not stale.exists() and other.exists()
+
+
+def test_cache_writer_abort_keeps_main_file_and_writes_new_rows_as_a_segment(tmp_path) -> None:
+    from bioseq.embed import CacheWriter
+    from bioseq.embed.cache_format import _list_segments
+
+    path = tmp_path / "c.h5"
+    recs = make_records(30)
+    embed(FakeModel(), recs[:10], cache=path)
+    before = path.read_bytes()
+    keys = bioseq.embed.sequence_keys(FP_A, [s for _, s in recs])
+    with pytest.raises(RuntimeError, match="boom"), CacheWriter(path, model_attrs(FakeModel())) as w:
+        w.write(EmbeddingBatch([r for r, _ in recs], keys, expected(recs)))  # 10 keys already held
+        raise RuntimeError("boom")
+    assert path.read_bytes() == before, "abort leaves the main file as it was"
+    (segment,) = _list_segments(path)
+    with h5py.File(segment) as f:
+        assert f[f"models/{FP_A}/ids"].asstr()[()].tolist() == [r for r, _ in recs[10:]]
+    with EmbeddingCache(path) as cache:
+        np.testing.assert_array_equal(cache.get_many([r for r, _ in recs]), expected(recs))
+    with CacheWriter(path, model_attrs(FakeModel())) as w, pytest.raises(CacheError, match="does not fit"):
+        w.write(EmbeddingBatch(["x"], keys[:1], np.zeros((1, DIM + 1), np.float32)))
+    assert not parts_dir(path).exists(), "the next writer folds the segment"
