@@ -178,13 +178,12 @@ def iter_embed(
     fp, dim = attrs["model_fingerprint"], attrs["embedding_dim"]
     stats = stats if stats is not None else EmbedStats()
     call = _model_caller(model, batch_size, dim, stats)
-    writer = None if cache is None else CacheWriter(
+    cache_writer = contextlib.nullcontext() if cache is None else CacheWriter(
         cache, attrs, dtype=dtype, compression=compression, allow_multiple_models=allow_multiple_models,
         segment_rows=segment_rows, flush_seconds=flush_seconds)
-    out_dtype = writer.dtype if writer is not None else np.dtype(dtype)
-    bar = tqdm(desc="embed", unit="seq", disable=not progress, dynamic_ncols=True)
     # a clean end commits the cache; an error keeps its complete rows as a segment (AtomicWriter)
-    with writer if writer is not None else contextlib.nullcontext(), bar:
+    with cache_writer as writer, tqdm(desc="embed", unit="seq", disable=not progress, dynamic_ncols=True) as bar:
+        out_dtype = writer.dtype if writer is not None else np.dtype(dtype)
         for ids, seqs in _iter_input(model, inputs, chunk_size, allow_empty):
             chunk = EmbeddingBatch(ids, sequence_keys(fp, seqs, normalised=True), np.empty((len(ids), dim), out_dtype))
             missing = _cached_rows(writer, chunk.keys, chunk.embeddings)
