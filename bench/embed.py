@@ -95,7 +95,8 @@ def bench_rerun(name: str, model_path: Path, fasta: Path, workdir: Path) -> tupl
 
 
 def bench_sizes(model, emb: np.ndarray, ids: list[str], workdir: Path) -> dict[tuple[str, str], Path]:
-    from bioseq.embed import CacheWriter, sequence_keys
+    from bioseq.embed import CacheWriter, EmbeddingBatch, sequence_keys
+    from bioseq.embed.embed import model_attrs
 
     n = len(ids)
     keys = sequence_keys(model.fingerprint, [f"synthetic{i}" for i in range(n)])
@@ -105,10 +106,8 @@ def bench_sizes(model, emb: np.ndarray, ids: list[str], workdir: Path) -> dict[t
         for comp in ("none", "lzf", "gzip"):
             path = workdir / f"size_{dtype}_{comp}.h5"
             t = time.perf_counter()
-            with CacheWriter(path, fingerprint=model.fingerprint, embedding_dim=emb.shape[1],
-                             tokenizer_config=model.tokenizer.config(), dtype=dtype, compression=comp,
-                             segment_rows=n) as w:
-                w.add(keys, ids, emb)
+            with CacheWriter(path, model_attrs(model), dtype=dtype, compression=comp, segment_rows=n) as w:
+                w.write(EmbeddingBatch(ids, keys, emb))
             dt = time.perf_counter() - t
             size = path.stat().st_size
             files[(dtype, comp)] = path

@@ -15,8 +15,17 @@ import numpy as np
 import pytest
 
 import bioseq
-from bioseq.embed import EmbeddingCache, EmbedStats, MissingEmbeddingError, compact, embed, sequence_key
-from bioseq.embed.cache import _read_rows, parts_dir
+from bioseq.embed import (
+    EmbeddingBatch,
+    EmbeddingCache,
+    EmbedStats,
+    MissingEmbeddingError,
+    compact,
+    embed,
+    sequence_key,
+)
+from bioseq.embed.cache_format import _read_rows, parts_dir
+from bioseq.embed.embed import model_attrs
 from bioseq.errors import BioseqError, CacheError
 
 DIM = 8
@@ -156,6 +165,7 @@ def test_embedding_cache_reading_api(tmp_path) -> None:
         with pytest.raises(MissingEmbeddingError):
             cache.get_by_sequence("ACGTTTTTTTTTTTTTTTT")
         chunks = list(cache.iter_chunks(50))
+        assert all(isinstance(c, EmbeddingBatch) for c in chunks)
         assert [len(c[0]) for c in chunks] == [50, 50, 20]
         assert sum((c[0] for c in chunks), []) == [r for r, _ in recs]
         np.testing.assert_array_equal(np.concatenate([c[2] for c in chunks]), exp)
@@ -289,10 +299,9 @@ def test_crash_after_fold_before_segment_deletion_leaves_no_duplicates(tmp_path)
     path = tmp_path / "c.h5"
     recs = make_records(60)
     model = FakeModel()
-    with bioseq.embed.CacheWriter(path, fingerprint=FP_A, embedding_dim=DIM, segment_rows=10,
-                                  tokenizer_config=FakeTokenizer().config()) as w:
+    with bioseq.embed.CacheWriter(path, model_attrs(model), segment_rows=10) as w:
         keys = bioseq.embed.sequence_keys(FP_A, [s for _, s in recs])
-        w.add(keys, [r for r, _ in recs], expected(recs))
+        w.write(EmbeddingBatch([r for r, _ in recs], keys, expected(recs)))
         w.flush()
         saved = tmp_path / "saved"
         shutil.copytree(parts_dir(path), saved)
@@ -313,7 +322,7 @@ def test_errors_are_bioseq_errors() -> None:
 
 
 def test_key_index_handles_keys_sharing_their_first_eight_bytes() -> None:
-    from bioseq.embed.cache import _KeyIndex
+    from bioseq.embed.cache_view import _KeyIndex
 
     keys = np.frombuffer(b"A" * 8 + b"B" * 8 + b"A" * 8 + b"C" * 8 + b"A" * 8 + b"D" * 8, dtype="S16")
     index = _KeyIndex()
@@ -335,3 +344,26 @@ def test_fold_removes_stale_temps_but_not_other_files_temps(tmp_path) -> None:
     other.write_bytes(b"x")
     embed(FakeModel(), make_records(5), cache=path)
     assert not stale.exists() and other.exists()
+
+
+def test_cache_writer_abort_keeps_main_file_and_writes_new_rows_as_a_segment(tmp_path) -> None:
+    from bioseq.embed import CacheWriter
+    from bioseq.embed.cache_format import _list_segments
+
+    path = tmp_path / "c.h5"
+    recs = make_records(30)
+    embed(FakeModel(), recs[:10], cache=path)
+    before = path.read_bytes()
+    keys = bioseq.embed.sequence_keys(FP_A, [s for _, s in recs])
+    with pytest.raises(RuntimeError, match="boom"), CacheWriter(path, model_attrs(FakeModel())) as w:
+        w.write(EmbeddingBatch([r for r, _ in recs], keys, expected(recs)))  # 10 keys already held
+        raise RuntimeError("boom")
+    assert path.read_bytes() == before, "abort leaves the main file as it was"
+    (segment,) = _list_segments(path)
+    with h5py.File(segment) as f:
+        assert f[f"models/{FP_A}/ids"].asstr()[()].tolist() == [r for r, _ in recs[10:]]
+    with EmbeddingCache(path) as cache:
+        np.testing.assert_array_equal(cache.get_many([r for r, _ in recs]), expected(recs))
+    with CacheWriter(path, model_attrs(FakeModel())) as w, pytest.raises(CacheError, match="does not fit"):
+        w.write(EmbeddingBatch(["x"], keys[:1], np.zeros((1, DIM + 1), np.float32)))
+    assert not parts_dir(path).exists(), "the next writer folds the segment"

@@ -16,7 +16,7 @@ from test_embed_cache import DIM, FP_A, FakeModel, expected, make_records
 
 from bioseq.cli import main as cli_main
 from bioseq.embed import EmbeddingCache, embed, embed_to_file, merge_caches
-from bioseq.embed.cache import _list_segments, parts_dir
+from bioseq.embed.cache_format import _list_segments, parts_dir
 from bioseq.errors import CacheError
 
 TESTS = Path(__file__).resolve().parent

@@ -12,6 +12,7 @@ from bioseq.cli import main as cli_main
 from bioseq.embed import embed, embed_to_file, fit_head, load_head, predict_with_head
 from bioseq.embed.head import Head
 from bioseq.errors import BundleError, LabelError
+from bioseq.models.logistic import Logistic
 
 
 def labelled(n: int = 90, n_classes: int = 2) -> tuple[list[tuple[str, str]], dict[str, str]]:
@@ -40,8 +41,8 @@ def test_fit_head_round_trip_matches_scikit_learn(tmp_path, n_classes) -> None:
     loaded = load_head(tmp_path / "head.st")
     assert loaded.labels == sorted(set(table.values())) and loaded.model_fingerprint == FP_A
     assert loaded.embedding_dim == 8 and loaded.metadata["n_train"] == 90
-    for name in ("coef", "intercept", "scaler_mean", "scaler_scale"):
-        np.testing.assert_array_equal(getattr(loaded, name), getattr(head, name))
+    for name, array in head.linear.state_dict().items():
+        np.testing.assert_array_equal(loaded.linear.state_dict()[name], array)
     x = expected(recs).astype(np.float64)
     y = [table[r] for r, _ in recs]
     scaler = StandardScaler().fit(x)
@@ -117,7 +118,7 @@ def test_predict_with_head_writes_table_and_refuses_another_models_head(tmp_path
 
 
 def test_head_predict_proba_checks_dim() -> None:
-    head = Head(["a", "b"], np.ones((1, 4)), np.zeros(1), np.zeros(4), np.ones(4), FP_A)
+    head = Head(["a", "b"], Logistic(np.ones((2, 4)), np.zeros(2), np.zeros(4), np.ones(4)), FP_A)
     with pytest.raises(Exception, match=r"\(n, 4\)"):
         head.predict_proba(np.zeros((2, 5)))
 

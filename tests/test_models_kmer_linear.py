@@ -127,7 +127,7 @@ def test_errors():
     with pytest.raises(BundleError, match="shape"):
         _model(k=4).load_state_dict(m.state_dict())
     with pytest.raises(BundleError, match="coef"):
-        _model().load_state_dict({"mean": m.mean_})
+        _model().load_state_dict({"mean": m.state_dict()["mean"]})
 
 
 def test_default_tokenizer_choices():

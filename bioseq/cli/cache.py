@@ -38,8 +38,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 
 
 def run(args: argparse.Namespace) -> int:
-    from bioseq.embed.cache import compact, describe
-    from bioseq.embed.merge import merge_caches
+    from bioseq.embed.cache import describe
+    from bioseq.embed.cache_writer import compact, merge_caches
 
     if args.cache_command == "merge":
         counts = merge_caches(args.output, args.inputs, compression=args.compression)

@@ -14,10 +14,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
             "Compute the pooled embedding of every record of INPUT with MODEL. With --cache, rows are "
             "keyed by sha256(model fingerprint, sequence): a rerun computes only sequences not yet in "
             "the cache, and a sequence repeated under several ids is computed once. The cache is "
-            "crash-safe (a killed run keeps every complete row; rerun to finish) and several jobs may "
-            "write one cache on a local disk at once (or write one cache each and 'bioseq cache "
-            "merge' them). -o writes a standalone HDF5 file of INPUT's embeddings in input order "
-            "(datasets ids, keys, embeddings). Layout: docs/EMBEDDINGS.md."
+            "crash-safe (a killed run keeps every complete row; rerun to finish); parallel jobs write one "
+            "cache each and 'bioseq cache merge' them (writers of one cache take turns). -o writes a "
+            "standalone HDF5 file of INPUT's embeddings in input order (datasets ids, keys, embeddings). "
+            "Layout: docs/EMBEDDINGS.md."
         ),
     )
     p.add_argument("model", metavar="MODEL", help="model bundle (.safetensors)")
@@ -45,17 +45,15 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 
 
 def run(args: argparse.Namespace) -> int:
-    import bioseq
+    from bioseq.bundle import load
+    from bioseq.device import set_threads
     from bioseq.embed.embed import embed_to_file
     from bioseq.errors import ConfigError
 
     if args.cache is None and args.output is None:
         raise ConfigError("nothing to write: give --cache CACHE.h5 and/or -o OUT.h5")
-    if args.threads:
-        import torch
-
-        torch.set_num_threads(args.threads)
-    model = bioseq.load(args.model)
+    set_threads(args.threads)
+    model = load(args.model)
     inputs = args.input[0] if len(args.input) == 1 else args.input
     if args.per_position:
         from bioseq.embed.positions import write_positions

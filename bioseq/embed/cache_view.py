@@ -1,8 +1,8 @@
 """Deduplicated views of a cache: the key index, one model's rows across files, opening a cache.
 
-A cache is its main file plus its complete journal segments
-(:mod:`bioseq.embed.cache`); a :class:`_View` presents one model's rows across
-all of them as one sequence of global rows, each content key once.
+A cache is its main file plus its complete journal segments (docs/EMBEDDINGS.md);
+a :class:`_View` presents one model's rows across all of them as one sequence
+of global rows, each content key once.
 """
 
 from __future__ import annotations
@@ -18,8 +18,16 @@ from typing import Any
 import h5py
 import numpy as np
 
-from bioseq.embed.cache_format import _COPY_ROWS, KEY_DTYPE, _list_segments
-from bioseq.embed.cache_sources import _H5Source, _MemorySource, _open_h5, _Source, _sources_in_file
+from bioseq.embed.cache_format import (
+    _COPY_ROWS,
+    KEY_DTYPE,
+    EmbeddingBatch,
+    _H5Source,
+    _list_segments,
+    _open_h5,
+    _Source,
+    _sources_in_file,
+)
 from bioseq.errors import CacheError
 
 # ----------------------------------------------------------------------------- the key index and views
@@ -200,41 +208,33 @@ class _View:
             self._id_index = dict(zip(ids[::-1].tolist(), range(len(ids) - 1, -1, -1), strict=True))
         return self._id_index
 
-    def iter_parts(
-        self, block_rows: int = _COPY_ROWS, first_source: int = 0
-    ) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-        """Yield (keys, ids, embeddings) of all rows (of sources from ``first_source`` on) in order."""
+    def iter_parts(self, block_rows: int = _COPY_ROWS, first_source: int = 0) -> Iterator[EmbeddingBatch]:
+        """All rows (of the sources from ``first_source`` on) in order, at most ``block_rows`` a batch;
+        a batch never spans two sources."""
         for src, kept in zip(self.sources[first_source:], self.kept[first_source:], strict=True):
-            if len(kept) == 0:
-                continue
-            ids = src.read_ids()
-            contiguous = len(kept) == len(src)
+            ids = src.read_ids() if len(kept) else None
             for lo in range(0, len(kept), block_rows):
                 k = kept[lo:lo + block_rows]
-                if contiguous and isinstance(src, (_H5Source, _MemorySource)):
-                    emb = src.read_slice(int(k[0]), int(k[-1]) + 1)
-                else:
-                    emb = src.read(k)
-                yield src.keys[k], ids[k], emb
+                yield EmbeddingBatch(ids[k].tolist(), src.keys[k], src.read(k))
 
 
 # ----------------------------------------------------------------- opening a cache (main + segments)
 
 
 class _Opened:
-    """A cache opened for reading: the main file and its complete segments."""
+    """A cache opened for reading: the main file and its complete segments; a context manager."""
 
-    def __init__(self, path: Path, missing_ok: bool, keep_segments_open: bool = True) -> None:
+    def __init__(self, path: Path, missing_ok: bool) -> None:
         self.path = path
         self.files: list[h5py.File] = []
         self.views: dict[str, _View] = {}
         self.segments: list[Path] = []
         for attempt in range(5):
             try:
-                self._open(missing_ok, keep_segments_open)
+                self._open(missing_ok)
                 return
             except FileNotFoundError:
-                # a segment was folded and deleted between listing and opening: start again
+                # a writer folded and deleted a segment between listing and opening: start again
                 self.close()
                 self.files, self.views, self.segments = [], {}, []
                 if attempt == 4:
@@ -244,7 +244,7 @@ class _Opened:
                 self.close()
                 raise
 
-    def _open(self, missing_ok: bool, keep_segments_open: bool) -> None:
+    def _open(self, missing_ok: bool) -> None:
         path = self.path
         if path.exists():
             if path.is_dir():
@@ -259,16 +259,12 @@ class _Opened:
                              path=path)
         for seg in self.segments:
             f = _open_h5(seg)
+            self.files.append(f)
             try:
-                sources = _sources_in_file(f, seg, keep_open=keep_segments_open)
+                sources = _sources_in_file(f, seg)
             except CacheError as exc:
-                f.close()
                 raise CacheError(f"{exc.message}; delete this segment (its rows will be recomputed)",
                                  path=seg) from exc
-            if keep_segments_open:
-                self.files.append(f)
-            else:
-                f.close()
             for src in sources:
                 self._add(src)
 
@@ -277,6 +273,9 @@ class _Opened:
         if fp not in self.views:
             self.views[fp] = _View(src.attrs)
         self.views[fp].add_source(src)
+
+    def sorted_views(self) -> list[_View]:
+        return [self.views[fp] for fp in sorted(self.views)]
 
     def root_compression(self) -> str | None:
         for view in self.views.values():
@@ -289,4 +288,10 @@ class _Opened:
             with contextlib.suppress(Exception):
                 f.close()
         self.files = []
+
+    def __enter__(self) -> _Opened:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 

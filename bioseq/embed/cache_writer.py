@@ -1,14 +1,19 @@
-"""Writing a cache crash-safely: whole new files, journal segments, folding, :class:`CacheWriter`.
+"""Writing a cache crash-safely: :class:`CacheWriter`, :func:`compact`, :func:`merge_caches`.
 
-No file is modified after it is renamed into place; see :mod:`bioseq.embed.cache`
-for the segment/fold protocol and the locking between parallel writers.
+No file is modified after it is renamed into place (HDF5 is not crash-safe
+when modified in place): a run writes its new rows to journal segments
+``<cache>.parts/*.h5``, each complete when renamed, and at the end the main file
+and the segments are written as a new main file that replaces the old one
+(``os.replace``), after which the segments are deleted. Writers of one cache
+take turns through an exclusive ``flock``; parallel jobs write one cache each
+and :func:`merge_caches` combines them. See docs/EMBEDDINGS.md.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import os
+import shutil
 import time
 import uuid
 from collections.abc import Iterable, Sequence
@@ -20,23 +25,73 @@ import numpy as np
 
 from bioseq.embed.cache_format import (
     KEY_DTYPE,
+    EmbeddingBatch,
     _create_datasets,
-    _list_segments,
+    _MemorySource,
+    _open_h5,
     _set_group_attrs,
+    _sources_in_file,
     _write_root_attrs,
+    _write_rows,
     check_options,
+    lock_path,
     parts_dir,
 )
-from bioseq.embed.cache_lock import _Lock
-from bioseq.embed.cache_sources import _H5Source, _MemorySource, _open_h5, _sources_in_file
 from bioseq.embed.cache_view import _Opened, _View
 from bioseq.errors import CacheError
-from bioseq.io.atomic import atomic_path
+from bioseq.io.atomic import AtomicWriter, atomic_path
 
-# ----------------------------------------------------------------------------- writing files, folding
+try:  # POSIX only; elsewhere one writer per cache is the user's job
+    import fcntl
+except ImportError:  # pragma: no cover
+    fcntl = None  # type: ignore[assignment]
+
+__all__ = ["CacheWriter", "compact", "merge_caches"]
 
 
-def _write_view(f: h5py.File, view: _View, compression: str | None) -> int:
+class _WriterLock:
+    """An exclusive ``flock`` on ``<cache>.lock`` for a writer's whole run: writers of one cache take turns.
+
+    The lock file is deleted on release, so none is left behind. A waiter may
+    then hold the lock of the deleted file; it notices (the path no longer has
+    that inode) and locks the new one. The kernel drops the lock of a killed process.
+    """
+
+    def __init__(self, cache: Path) -> None:
+        self.path = lock_path(cache)
+        self.fd: int | None = None
+        while fcntl is not None and self.fd is None:
+            try:
+                fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            except OSError as exc:
+                raise CacheError(f"cannot create the lock file {self.path}: {exc}", path=cache) from exc
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            with contextlib.suppress(FileNotFoundError):
+                st, fst = os.stat(self.path), os.fstat(fd)
+                if (st.st_ino, st.st_dev) == (fst.st_ino, fst.st_dev):
+                    self.fd = fd
+                    break
+            os.close(fd)
+
+    def release(self) -> None:
+        """Delete the lock file, then unlock (closing the descriptor unlocks)."""
+        if self.fd is not None:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self.path)
+            os.close(self.fd)
+            self.fd = None
+
+    def __enter__(self) -> _WriterLock:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
+# ----------------------------------------------------------------------------- whole files
+
+
+def _write_view(f: h5py.File, view: _View, compression: str) -> int:
     """Write all rows of ``view`` as ``/models/<fingerprint>``; returns the row count.
 
     When the first source is a whole group of an existing file with the wanted
@@ -44,66 +99,58 @@ def _write_view(f: h5py.File, view: _View, compression: str | None) -> int:
     and the other rows appended, so folding a few new rows into a big gzip
     cache does not recompress it.
     """
-    name = f"models/{view.fingerprint}"
-    n = len(view)
+    name, n = f"models/{view.fingerprint}", len(view)
     first = view.sources[0] if view.sources else None
-    target = compression or (first.compression if first is not None else "none")
     copied = 0
-    if (isinstance(first, _H5Source) and first.group is not None and first.unique_keys
-            and first.compression == target
-            and len(view.kept[0]) == len(first) and first.group["embeddings"].maxshape[0] is None
-            and first.group["ids"].maxshape[0] is None and first.group["keys"].maxshape[0] is None):
+    if (first is not None and first.group is not None and first.unique_keys and first.compression == compression
+            and len(view.kept[0]) == len(first)):
         f.copy(first.group, name)
-        g = f[name]
         copied = len(first)
         for ds in ("embeddings", "keys", "ids"):
-            g[ds].resize(n, axis=0)
+            f[name][ds].resize(n, axis=0)
     else:
-        g = f.require_group(name)
-        _create_datasets(g, n, view.dim, view.dtype, target)
+        _create_datasets(f.require_group(name), n, view.dim, view.dtype, compression)
+    g = f[name]
     _set_group_attrs(g, view.attrs)
     pos = copied
-    emb_ds, keys_ds, ids_ds = g["embeddings"], g["keys"], g["ids"]
-    for keys, ids, emb in view.iter_parts(first_source=1 if copied else 0):
-        m = len(keys)
-        emb_ds[pos:pos + m] = emb
-        keys_ds[pos:pos + m] = keys
-        ids_ds[pos:pos + m] = np.asarray(ids, dtype=object)
-        pos += m
+    for batch in view.iter_parts(first_source=1 if copied else 0):
+        _write_rows(g, pos, batch)
+        pos += len(batch.keys)
     if pos != n:  # pragma: no cover - an internal invariant
         raise AssertionError(f"wrote {pos} rows of {n}")
     return n
 
 
-def _write_cache_file(dest: Path, views: Iterable[_View], compression: str | None) -> dict[str, int]:
-    """Write ``views`` as one new cache file at ``dest`` atomically (temp file + rename)."""
-    counts = {}
-    with atomic_path(dest) as tmp:
-        with h5py.File(tmp, "w", locking=False) as f:
-            _write_root_attrs(f, "cache")
-            f.require_group("models")
-            for view in views:
-                counts[view.fingerprint] = _write_view(f, view, compression)
-    return counts
+def _write_cache_file(dest: Path, views: Iterable[_View], compression: str) -> dict[str, int]:
+    """Write ``views`` as one new cache file at ``dest`` atomically (temp file + rename); rows per model."""
+    with atomic_path(dest) as tmp, h5py.File(tmp, "w", locking=False) as f:
+        _write_root_attrs(f, "cache")
+        f.require_group("models")
+        return {view.fingerprint: _write_view(f, view, compression) for view in views}
 
 
-def _fsync_dir(path: Path) -> None:
-    with contextlib.suppress(OSError):
-        fd = os.open(path, os.O_RDONLY)
+def _replace_main(path: Path, views: Iterable[_View], compression: str) -> dict[str, int]:
+    """Write ``views`` as the new main file of ``path``, then delete its journal; hold its lock.
+
+    Every complete segment is in ``views`` (the lock keeps other writers out),
+    so the whole ``.parts`` folder goes, with the temp files of killed writers.
+    A crash before the deletion leaves segments that repeat main-file rows:
+    readers drop those.
+    """
+    counts = _write_cache_file(path, views, compression)
+    with contextlib.suppress(OSError):  # make the rename durable before deleting what it replaces
+        fd = os.open(path.parent, os.O_RDONLY)
         try:
             os.fsync(fd)
         finally:
             os.close(fd)
+    shutil.rmtree(parts_dir(path), ignore_errors=True)
+    _remove_stale_temps(path)
+    return counts
 
 
 def _remove_stale_temps(path: Path) -> None:
-    """Delete temp files of killed writers (call with the exclusive lock: no writer is running)."""
-    d = parts_dir(path)
-    with contextlib.suppress(FileNotFoundError):
-        for name in os.listdir(d):
-            if name.startswith(".") and name.endswith(".tmp"):
-                with contextlib.suppress(FileNotFoundError):
-                    (d / name).unlink()
+    """Delete temp files of killed folds of ``path`` (hold its lock); not those of other files."""
     prefix = f".{path.name}."  # atomic_path's temp names: .<name>.<random, no dots>.tmp
     with contextlib.suppress(FileNotFoundError):
         for name in os.listdir(path.parent):
@@ -112,186 +159,133 @@ def _remove_stale_temps(path: Path) -> None:
                     (path.parent / name).unlink()
 
 
-def _fold_locked(path: Path, compression: str | None = None, force: bool = False) -> bool:
-    """Fold complete segments into a new main file; caller holds the exclusive lock.
-
-    Returns True when the main file was rewritten.
-    """
-    _remove_stale_temps(path)
-    if not _list_segments(path) and not (force and path.exists()):
-        return False
-    opened = _Opened(path, missing_ok=True)
-    try:
-        _write_cache_file(path, opened.views.values(), compression or opened.root_compression())
-        segments = opened.segments
-    finally:
-        opened.close()
-    _fsync_dir(path.parent)
-    for seg in segments:
-        with contextlib.suppress(FileNotFoundError):
-            seg.unlink()
-    with contextlib.suppress(OSError):
-        parts_dir(path).rmdir()
-    return True
-
-
-def compact(path: str | os.PathLike[str], compression: str | None = None) -> bool:
-    """Fold journal segments into the main file (waits for running writers).
-
-    With ``compression`` the file is rewritten with that compression even when
-    there is nothing to fold. Returns True when the file was rewritten.
-    """
-    check_options(compression=compression)
-    path = Path(path)
-    if not path.exists() and not _list_segments(path):
-        raise CacheError("no embedding cache here", path=path)
-    lock = _Lock(path, create=True)
-    try:
-        lock.acquire(exclusive=True)
-        changed = _fold_locked(path, compression, force=compression is not None)
-        lock.remove()
-        return changed
-    finally:
-        lock.release()
-        lock.close()
-
-
 # ----------------------------------------------------------------------------- the writer used by embed()
 
 
-class CacheWriter:
-    """Look up and add rows of one model in a cache, crash-safely (see the module doc).
+class CacheWriter(AtomicWriter):
+    """Look up and add rows of one model in a cache, crash-safely; :class:`~bioseq.io.atomic.AtomicWriter`.
 
-    Use as a context manager. On exit pending rows are written to a segment
-    (also after an exception: the rows computed so far are valid), the shared
-    lock is released, and the segments are folded into the main file if no
-    other writer is running.
+    ``write(EmbeddingBatch)`` adds rows, buffered in memory and written as a
+    journal segment every ``segment_rows`` rows or ``flush_seconds`` seconds
+    (bounding what a kill loses). ``close()`` writes the rest and replaces the
+    main file by one holding everything (a finished run that added nothing to
+    a new cache leaves one with zero rows, which readers and merge accept).
+    ``abort()`` leaves the main file as it was but keeps the rows computed so
+    far as a segment, exactly what a kill would leave plus those rows: a row is
+    valid whatever failed later, and the next writer folds it in.
 
     Args:
         path: the cache file.
-        fingerprint: the model fingerprint (sha256 hex).
-        embedding_dim: D.
-        tokenizer_config: the model tokenizer's ``config()``; stored as JSON and
-            checked against the cache.
+        attrs: the model's group attributes (:func:`bioseq.embed.embed.model_attrs`:
+            ``model_fingerprint``, ``embedding_dim``, ``tokenizer_config`` JSON, ...).
         dtype: storage dtype of a new group; an existing group must match.
-        compression: ``none|lzf|gzip`` for the main file when it is (re)written;
-            ``None`` keeps the existing file's.
-        allow_multiple_models: when False (default), adding a model to a cache that
-            already holds another model's group is a CacheError (usually a wrong
-            ``--cache`` path); the groups never mix either way.
-        segment_rows, flush_seconds: write a segment after this many new rows or
-            seconds, bounding the work a kill can lose.
-        extra_attrs: more group attributes for a new group (e.g. ``arch``).
+        compression: ``none|lzf|gzip`` for the main file; ``None`` keeps the existing file's.
+        allow_multiple_models: when False, adding a model to a cache that holds
+            another model's group is a CacheError (usually a wrong ``--cache``).
+        segment_rows, flush_seconds: when to write a segment.
     """
 
     def __init__(
         self,
         path: str | os.PathLike[str],
+        attrs: dict[str, Any],
         *,
-        fingerprint: str,
-        embedding_dim: int,
-        tokenizer_config: dict[str, Any] | None = None,
         dtype: str = "float32",
         compression: str | None = None,
         allow_multiple_models: bool = False,
         segment_rows: int = 8192,
         flush_seconds: float = 60.0,
-        extra_attrs: dict[str, Any] | None = None,
     ) -> None:
         check_options(dtype, compression)
         self.path = Path(path)
         if self.path.is_dir():
             raise CacheError("is a directory, not an embedding cache", path=self.path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.compression = compression
-        self.segment_rows = max(1, int(segment_rows))
-        self.flush_seconds = flush_seconds
-        self.n_added = 0
-        self.segments_written: list[Path] = []
-        attrs = {
-            "model_fingerprint": fingerprint,
-            "tokenizer_config": json.dumps(tokenizer_config or {}, sort_keys=True),
-            "embedding_dim": int(embedding_dim),
-            "dtype": dtype,
-            **(extra_attrs or {}),
-        }
-        self._lock = _Lock(self.path, create=True)
+        self.compression, self.segment_rows, self.flush_seconds = compression, max(1, int(segment_rows)), flush_seconds
+        self._pending, self._pending_rows, self._last_flush = 0, 0, time.monotonic()
+        self._lock = _WriterLock(self.path)
         self._opened: _Opened | None = None
         try:
-            if self._lock.acquire(exclusive=True, blocking=False):
-                _fold_locked(self.path)  # leftovers of a killed run
-            self._lock.acquire(exclusive=False)  # downgrade (or wait for a folding writer)
             self._opened = _Opened(self.path, missing_ok=True)
-            others = sorted(set(self._opened.views) - {fingerprint})
-            if others and fingerprint not in self._opened.views and not allow_multiple_models:
-                raise CacheError(
-                    f"this cache holds embeddings of another model ({', '.join(o[:12] for o in others)}), "
-                    f"not of {fingerprint[:12]}; use another cache file, or allow several models in one "
-                    "cache (allow_multiple_models=True / --allow-multiple-models)", path=self.path)
-            view = self._opened.views.get(fingerprint)
-            if view is None:
-                view = _View(attrs)
-                self._opened.views[fingerprint] = view
-            else:
-                try:
-                    view.check_compatible(attrs, "this run", self.path)
-                except CacheError as exc:
-                    raise CacheError(exc.message, path=self.path) from None
-            self.view = view
-            self._attrs = view.attrs
-            self._pending = 0  # number of in-memory sources at the tail of the view
-            self._pending_rows = 0
-            self._last_flush = time.monotonic()
+            self.view = self._model_view({**attrs, "dtype": dtype}, allow_multiple_models)
         except BaseException:
             self._release()
             raise
+
+    def _model_view(self, attrs: dict[str, Any], allow_multiple_models: bool) -> _View:
+        """The view of this model's rows (new and empty if absent), after checking it may be added to."""
+        views, fingerprint = self._opened.views, attrs["model_fingerprint"]
+        others = sorted(set(views) - {fingerprint})
+        if others and fingerprint not in views and not allow_multiple_models:
+            raise CacheError(
+                f"this cache holds embeddings of another model ({', '.join(o[:12] for o in others)}), "
+                f"not of {fingerprint[:12]}; use another cache file, or allow several models in one "
+                "cache (allow_multiple_models=True / --allow-multiple-models)", path=self.path)
+        if fingerprint not in views:
+            views[fingerprint] = _View(attrs)
+        try:
+            views[fingerprint].check_compatible(attrs, "this run", self.path)
+        except CacheError as exc:
+            raise CacheError(exc.message, path=self.path) from None
+        return views[fingerprint]
 
     @property
     def dtype(self) -> np.dtype:
         return self.view.dtype
 
     def lookup(self, keys: np.ndarray) -> np.ndarray:
-        """Row of each key in the cache (incl. rows added in this run), -1 where absent."""
+        """Row of each key in the cache (incl. rows written in this run), -1 where absent; int64 (n,)."""
         return self.view.lookup(keys)
 
     def read(self, rows: np.ndarray) -> np.ndarray:
+        """Embeddings (len(rows), D) of rows from :meth:`lookup`, in the stored dtype."""
         return self.view.read(rows)
 
-    def add(self, keys: np.ndarray, ids: Sequence[str], embeddings: np.ndarray) -> np.ndarray:
-        """Add rows whose keys are new (unique, absent); returns their global rows."""
-        emb = np.ascontiguousarray(embeddings, dtype=self.view.dtype)
-        if emb.shape != (len(keys), self.view.dim):
-            raise CacheError(f"embeddings of shape {emb.shape} for {len(keys)} keys of dim {self.view.dim}",
-                             path=self.path)
-        base = len(self.view)
-        added = self.view.add_source(_MemorySource(np.asarray(keys, KEY_DTYPE), ids, emb, self._attrs))
-        if added != len(keys):  # pragma: no cover - caller's contract
-            raise AssertionError("CacheWriter.add got keys already in the cache")
+    def write(self, batch: EmbeddingBatch) -> None:
+        """Add the rows of ``batch`` whose key the cache does not hold yet (a key's row is the same
+        whoever computed it, so the first one written stays)."""
+        emb = np.ascontiguousarray(batch.embeddings, dtype=self.view.dtype)
+        if emb.shape != (len(batch.keys), self.view.dim) or len(batch.ids) != len(batch.keys):
+            raise CacheError(f"a batch of {len(batch.ids)} ids, {len(batch.keys)} keys and embeddings of shape "
+                             f"{emb.shape} does not fit dim {self.view.dim}", path=self.path)
+        src = _MemorySource(EmbeddingBatch(batch.ids, np.asarray(batch.keys, KEY_DTYPE), emb), self.view.attrs)
+        self._pending_rows += self.view.add_source(src, dedupe_within=True)
         self._pending += 1
-        self._pending_rows += added
-        self.n_added += added
-        overdue = time.monotonic() - self._last_flush > self.flush_seconds
-        if self._pending_rows >= self.segment_rows or overdue:
+        if self._pending_rows >= self.segment_rows or time.monotonic() - self._last_flush > self.flush_seconds:
             self.flush()
-        return np.arange(base, base + added, dtype=np.int64)
 
     def flush(self) -> None:
-        """Write pending rows as one complete segment file (temp name, then rename)."""
+        """Write the buffered rows as one complete segment file (temp name, then rename)."""
         self._last_flush = time.monotonic()
         if not self._pending:
             return
-        tail = _View(self._attrs)
-        for src in self.view.sources[-self._pending:]:
-            tail.add_source(src)
+        n = self._pending
+        tail = _View(self.view.attrs)
+        for src, kept in zip(self.view.sources[-n:], self.view.kept[-n:], strict=True):
+            tail.add_source(src, kept)
         seg = parts_dir(self.path) / f"{time.time_ns():020d}-{uuid.uuid4().hex}.h5"
         seg.parent.mkdir(exist_ok=True)
         _write_cache_file(seg, [tail], "none")
         with _open_h5(seg) as f:
             (src,) = _sources_in_file(f, seg, keep_open=False)
-        self.view.replace_tail(self._pending, src)
-        self.segments_written.append(seg)
-        self._pending = 0
-        self._pending_rows = 0
+        self.view.replace_tail(n, src)
+        self._pending = self._pending_rows = 0
+
+    def _commit(self) -> None:
+        try:
+            self.flush()
+            if parts_dir(self.path).exists() or not self.path.exists():  # else nothing changed
+                compression = self.compression or self._opened.root_compression() or "none"
+                _replace_main(self.path, self._opened.sorted_views(), compression)
+        finally:
+            self._release()
+
+    def _discard(self) -> None:
+        try:
+            if self._opened is not None:
+                self.flush()
+        finally:
+            self._release()
 
     def _release(self) -> None:
         if self._opened is not None:
@@ -299,34 +293,65 @@ class CacheWriter:
             self._opened = None
         self._lock.release()
 
-    def close(self, fold: bool = True, *, create: bool = False) -> None:
-        """Write pending rows, release the lock and fold when no other writer runs.
 
-        ``create``: when the cache still does not exist after folding (the run
-        added no rows, e.g. an empty shard), write one holding this model's
-        group with zero rows, so a finished run always leaves a cache that
-        :class:`EmbeddingCache` opens and ``bioseq cache merge`` accepts. Pass it
-        only for a run that completed (a failed run should leave no new file).
-        """
-        try:
-            if self._opened is not None:
-                self.flush()
-        finally:
-            self._release()
-            try:
-                if fold and self._lock.acquire(exclusive=True, blocking=False):
-                    try:
-                        _fold_locked(self.path, self.compression)
-                        if create and not self.path.exists():
-                            _write_cache_file(self.path, [_View(self._attrs)], self.compression or "none")
-                        self._lock.remove()  # no writer runs: leave no stray .lock file
-                    finally:
-                        self._lock.release()
-            finally:
-                self._lock.close()
+# ----------------------------------------------------------------------------- maintenance
 
-    def __enter__(self) -> CacheWriter:
-        return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+def compact(path: str | os.PathLike[str], compression: str | None = None) -> bool:
+    """Fold journal segments into the main file (after a running writer finishes).
+
+    With ``compression`` the file is rewritten with that compression even when
+    there is nothing to fold. Returns True when the file was rewritten.
+    """
+    check_options(compression=compression)
+    path = Path(path)
+    with _WriterLock(path), _Opened(path, missing_ok=False) as opened:
+        if not opened.segments and compression is None:
+            return False
+        _replace_main(path, opened.sorted_views(), compression or opened.root_compression() or "none")
+        return True
+
+
+def merge_caches(
+    output: str | os.PathLike[str],
+    inputs: Sequence[str | os.PathLike[str]],
+    compression: str | None = None,
+) -> dict[str, int]:
+    """Merge caches or ``bioseq embed -o`` exports into the cache ``output`` (created or extended).
+
+    How parallel jobs combine their work: rows are deduplicated by content key,
+    first input wins (so ids are those first seen), in input order, so merging
+    contiguous shards in order gives the rows, ids and values of a
+    single-process run. ``output``'s own rows (and segments) come first. One
+    group per model; a model whose inputs disagree on embedding dim, dtype or
+    tokenizer config is refused (CacheError naming both files) and ``output``
+    is left as it was.
+
+    Args:
+        compression: ``none|lzf|gzip``; default: that of ``output`` if it
+            exists, else of the first input.
+
+    Returns:
+        rows per model fingerprint in the merged cache.
+    """
+    check_options(compression=compression)
+    out = Path(output)
+    if not inputs:
+        raise CacheError("no input caches to merge", path=out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with _WriterLock(out), contextlib.ExitStack() as stack:
+        opened = [stack.enter_context(_Opened(out, missing_ok=True))]
+        seen = {out.resolve()}
+        for p in map(Path, inputs):
+            if p.resolve() not in seen:  # OUT listed as an input, or an input twice
+                seen.add(p.resolve())
+                opened.append(stack.enter_context(_Opened(p, missing_ok=False)))
+        merged: dict[str, _View] = {}
+        for op in opened:
+            for fp, view in op.views.items():
+                target = merged.setdefault(fp, _View(view.attrs))
+                for src, kept in zip(view.sources, view.kept, strict=True):
+                    target.add_source(src, kept, dedupe_within=True)
+        if compression is None:
+            compression = opened[0].root_compression() or (opened[1].root_compression() if len(opened) > 1 else None)
+        return _replace_main(out, [merged[fp] for fp in sorted(merged)], compression or "none")

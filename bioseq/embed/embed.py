@@ -15,33 +15,35 @@ The model is a duck type (what :func:`bioseq.load` returns):
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import json
 import os
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import h5py
 import numpy as np
 
-from bioseq.embed.cache import (
-    FORMAT,
-    FORMAT_VERSION,
-    KEY_DTYPE,
-    CacheWriter,
+from bioseq.embed.cache_format import (
+    EmbeddingBatch,
     _create_datasets,
-    _now,
+    _set_group_attrs,
+    _write_root_attrs,
+    _write_rows,
     check_options,
     sequence_keys,
 )
-from bioseq.errors import ConfigError
-from bioseq.io.atomic import atomic_path
+from bioseq.embed.cache_writer import CacheWriter
+from bioseq.errors import CacheError, ConfigError
+from bioseq.io.atomic import AtomicWriter, atomic_path
+from bioseq.io.sources import iter_source_columns
 
 CHUNK_SIZE = 4096  # records read and looked up at once
 
-__all__ = ["EmbedStats", "EmbeddedChunk", "embed", "embed_to_file", "iter_embed", "model_attrs"]
+__all__ = ["EmbedStats", "ExportWriter", "embed", "embed_to_file", "iter_embed", "model_attrs"]
 
 
 @dataclass
@@ -55,16 +57,13 @@ class EmbedStats:
     n_computed: int = 0
     n_duplicates: int = 0
     model_calls: int = 0
-    segments_written: list[str] = field(default_factory=list)
 
-
-@dataclass
-class EmbeddedChunk:
-    """One chunk of results: ``ids`` (m,), ``keys`` S16 (m,), ``embeddings`` (m, D)."""
-
-    ids: list[str]
-    keys: np.ndarray
-    embeddings: np.ndarray
+    def add_chunk(self, n: int, n_missing: int, n_computed: int) -> None:
+        """Count a chunk of ``n`` records, ``n_missing`` not in the cache, ``n_computed`` run through the model."""
+        self.n_inputs += n
+        self.n_cached += n - n_missing
+        self.n_computed += n_computed
+        self.n_duplicates += n_missing - n_computed
 
 
 def model_attrs(model: Any) -> dict[str, Any]:
@@ -90,26 +89,62 @@ def _iter_input(
     model: Any, inputs: Any, chunk_size: int, allow_empty: bool = False
 ) -> Iterator[tuple[list[str], list[str]]]:
     """``(ids, normalised seqs)`` chunks (see :func:`bioseq.io.sources.iter_source_columns`)."""
-    from bioseq.io.sources import iter_source_columns
-
     return iter_source_columns(inputs, chunk_size, getattr(model, "alphabet", None), allow_empty=allow_empty)
 
 
-def _model_caller(model: Any, batch_size: int) -> Callable[[list[str], list[str]], np.ndarray]:
-    """``call(seqs, ids) -> (n, D)``; passes ``batch_size``/``ids`` where the model accepts them."""
+def _model_caller(model: Any, batch_size: int, dim: int, stats: EmbedStats) -> Callable[[list, list], np.ndarray]:
+    """``call(seqs, ids) -> (n, D)``: passes ``batch_size``/``ids`` where the model accepts them,
+    checks the shape and counts the call in ``stats``."""
     fn = model.embed_sequences
     try:
         params = inspect.signature(fn).parameters
     except (TypeError, ValueError):  # pragma: no cover - builtins
         params = {}
     kwargs = {"batch_size": batch_size} if "batch_size" in params else {}
-    with_ids = "ids" in params
 
     def call(seqs: list[str], ids: list[str]) -> np.ndarray:
-        out = fn(seqs, ids=ids, **kwargs) if with_ids else fn(seqs, **kwargs)
-        return np.asarray(out)
+        out = np.asarray(fn(seqs, ids=ids, **kwargs) if "ids" in params else fn(seqs, **kwargs))
+        stats.model_calls += 1
+        if out.shape != (len(seqs), dim):
+            raise ConfigError(f"model.embed_sequences returned shape {out.shape} for {len(seqs)} "
+                              f"sequences; expected ({len(seqs)}, {dim})")
+        return out
 
     return call
+
+
+def _cached_rows(writer: CacheWriter | None, keys: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """Fill ``out`` (n, D) with the rows the cache holds; returns the positions it lacks (int64)."""
+    if writer is None:
+        return np.arange(len(keys))
+    rows = writer.lookup(keys)
+    hit = rows >= 0
+    if hit.any():
+        out[hit] = writer.read(rows[hit])
+    return np.flatnonzero(~hit)
+
+
+def _first_occurrences(keys: np.ndarray, missing: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``todo``: the positions in ``missing`` that first show each key, in input order (what the model
+    computes); ``source``: for each position in ``missing``, the index in ``todo`` of its key."""
+    _, first, inverse = np.unique(keys[missing], return_index=True, return_inverse=True)
+    order = np.argsort(first)  # unique key -> rank of its first occurrence
+    rank = np.empty_like(order)
+    rank[order] = np.arange(len(order))
+    return missing[first[order]], rank[inverse.reshape(-1)]
+
+
+def _compute(call: Callable, chunk: EmbeddingBatch, seqs: list[str], todo: np.ndarray, out: np.ndarray,
+             batch_size: int, writer: CacheWriter | None, bar: Any) -> None:
+    """Run the model on the records ``todo`` of ``chunk``, ``batch_size`` at a time, into ``out``
+    (len(todo), D); each batch goes to the cache at once, so a kill loses at most a segment."""
+    for lo in range(0, len(todo), batch_size):
+        sel = todo[lo:lo + batch_size]
+        ids = [chunk.ids[i] for i in sel]
+        out[lo:lo + len(sel)] = call([seqs[i] for i in sel], ids)
+        if writer is not None:
+            writer.write(EmbeddingBatch(ids, chunk.keys[sel], out[lo:lo + len(sel)]))
+        bar.update(len(sel))
 
 
 def iter_embed(
@@ -127,77 +162,38 @@ def iter_embed(
     progress: bool = False,
     stats: EmbedStats | None = None,
     allow_empty: bool = False,
-) -> Iterator[EmbeddedChunk]:
+) -> Iterator[EmbeddingBatch]:
     """Stream embeddings chunk by chunk, in input order (see :func:`embed` for arguments).
 
     Memory stays flat in the input size: only one chunk of ``chunk_size``
     records and the cache's key index (16 bytes per cached row) are held.
+    Values are those the cache stores (``dtype``), computed or read.
     """
+    from tqdm.auto import tqdm
+
     check_options(dtype, compression)
     if not isinstance(batch_size, int) or batch_size < 1:
         raise ConfigError(f"batch_size must be a positive integer, got {batch_size!r}")
     attrs = model_attrs(model)
     fp, dim = attrs["model_fingerprint"], attrs["embedding_dim"]
     stats = stats if stats is not None else EmbedStats()
-    call = _model_caller(model, batch_size)
-    writer = None
-    if cache is not None:
-        writer = CacheWriter(
-            cache, fingerprint=fp, embedding_dim=dim, tokenizer_config=json.loads(attrs["tokenizer_config"]),
-            dtype=dtype, compression=compression, allow_multiple_models=allow_multiple_models,
-            segment_rows=segment_rows, flush_seconds=flush_seconds,
-            extra_attrs={k: v for k, v in attrs.items() if k == "arch"},
-        )
-    out_dtype = writer.dtype if writer is not None else np.dtype(dtype)
-    from tqdm.auto import tqdm
-
-    bar = tqdm(desc="embed", unit="seq", disable=not progress, dynamic_ncols=True)
-    completed = False
-    try:
+    call = _model_caller(model, batch_size, dim, stats)
+    cache_writer = contextlib.nullcontext() if cache is None else CacheWriter(
+        cache, attrs, dtype=dtype, compression=compression, allow_multiple_models=allow_multiple_models,
+        segment_rows=segment_rows, flush_seconds=flush_seconds)
+    # a clean end commits the cache; an error keeps its complete rows as a segment (AtomicWriter)
+    with cache_writer as writer, tqdm(desc="embed", unit="seq", disable=not progress, dynamic_ncols=True) as bar:
+        out_dtype = writer.dtype if writer is not None else np.dtype(dtype)
         for ids, seqs in _iter_input(model, inputs, chunk_size, allow_empty):
-            keys = sequence_keys(fp, seqs, normalised=True)
-            rows = writer.lookup(keys) if writer is not None else np.full(len(keys), -1, np.int64)
-            missing = np.flatnonzero(rows < 0)
-            uniq, first, inverse = np.unique(keys[missing], return_index=True, return_inverse=True)
-            todo = missing[np.sort(first)]  # first occurrence of each missing sequence, input order
-            computed = np.empty((len(todo), dim), dtype=out_dtype)
-            for lo in range(0, len(todo), batch_size):
-                sel = todo[lo:lo + batch_size]
-                emb = call([seqs[i] for i in sel], [ids[i] for i in sel])
-                stats.model_calls += 1
-                if emb.shape != (len(sel), dim):
-                    raise ConfigError(f"model.embed_sequences returned shape {emb.shape} for {len(sel)} "
-                                      f"sequences; expected ({len(sel)}, {dim})")
-                computed[lo:lo + len(sel)] = emb
-                if writer is not None:
-                    writer.add(keys[sel], [ids[i] for i in sel], computed[lo:lo + len(sel)])
-                bar.update(len(sel))
-            if writer is not None:
-                if len(missing):
-                    rows[missing] = writer.lookup(keys[missing])
-                out = writer.read(rows)
-            else:
-                out = np.empty((len(keys), dim), dtype=out_dtype)
-                present = np.ones(len(keys), bool)
-                present[missing] = False
-                # map each missing position to the computed row of its key
-                order = np.argsort(first)  # unique-key index -> rank in todo
-                rank = np.empty_like(order)
-                rank[order] = np.arange(len(order))
-                out[missing] = computed[rank[inverse.reshape(-1)]]
-            stats.n_inputs += len(keys)
-            stats.n_cached += len(keys) - len(missing)
-            stats.n_computed += len(todo)
-            stats.n_duplicates += len(missing) - len(todo)
-            bar.update(len(keys) - len(todo))
-            yield EmbeddedChunk(ids, keys, out)
-        completed = True
-    finally:
-        bar.close()
-        if writer is not None:
-            # a completed run leaves a cache file even with zero rows (an empty shard)
-            writer.close(create=completed)
-            stats.segments_written = [os.fspath(p) for p in writer.segments_written]
+            chunk = EmbeddingBatch(ids, sequence_keys(fp, seqs, normalised=True), np.empty((len(ids), dim), out_dtype))
+            missing = _cached_rows(writer, chunk.keys, chunk.embeddings)
+            todo, source = _first_occurrences(chunk.keys, missing)
+            computed = np.empty((len(todo), dim), out_dtype)
+            _compute(call, chunk, seqs, todo, computed, batch_size, writer, bar)
+            chunk.embeddings[missing] = computed[source]
+            stats.add_chunk(len(ids), len(missing), len(todo))
+            bar.update(len(ids) - len(todo))
+            yield chunk
 
 
 def embed(
@@ -268,62 +264,46 @@ def _embed_positions(model: Any, inputs: Any, cache: Any, dtype: str, allow_empt
     return out
 
 
-class ExportWriter:
-    """Write a standalone HDF5 file of embeddings in input order, atomically.
+class ExportWriter(AtomicWriter):
+    """Write a standalone HDF5 file of embeddings in input order, atomically (an :class:`AtomicWriter`).
 
-    Layout (root of the file): ``embeddings`` (n, D), ``ids`` (n,) str,
-    ``keys`` (n,) S16, and the attributes of a cache group plus
-    ``format``/``kind="export"``. :class:`~bioseq.embed.cache.EmbeddingCache`
-    reads it, and ``bioseq cache merge`` accepts it as an input.
+    ``write(EmbeddingBatch)`` appends rows; ``close()`` renames the complete
+    file into place, ``abort()`` deletes it. Layout (root of the file):
+    ``embeddings`` (n, D), ``ids`` (n,) str, ``keys`` (n,) S16, and the
+    attributes of a cache group plus ``format``/``kind="export"``.
+    :class:`~bioseq.embed.cache.EmbeddingCache` reads it, and ``bioseq cache
+    merge`` accepts it as an input.
     """
 
     def __init__(self, path: str | os.PathLike[str], attrs: dict[str, Any], dtype: str = "float32",
                  compression: str = "none") -> None:
         check_options(dtype, compression)
-        self.path = Path(path)
-        self.attrs = {**attrs, "dtype": dtype}
-        self.dtype, self.compression, self.n = np.dtype(dtype), compression, 0
-        self._ctx = atomic_path(self.path)
-        tmp = self._ctx.__enter__()
+        self.path, self.n = Path(path), 0
+        self._tmp = atomic_path(self.path)
+        self._f = h5py.File(self._tmp.__enter__(), "w", locking=False)
         try:
-            self._f = h5py.File(tmp, "w", locking=False)
-            f = self._f
-            f.attrs["format"] = FORMAT
-            f.attrs["format_version"] = FORMAT_VERSION
-            f.attrs["kind"] = "export"
-            for k, v in self.attrs.items():
-                f.attrs[k] = v
-            from bioseq._version import __version__
-
-            f.attrs["bioseq_version"] = __version__
-            f.attrs["created"] = _now()
-            _create_datasets(f, 0, int(attrs["embedding_dim"]), self.dtype, compression)
-        except BaseException as exc:
-            self._ctx.__exit__(type(exc), exc, exc.__traceback__)
+            _write_root_attrs(self._f, "export")
+            _set_group_attrs(self._f, {**attrs, "dtype": dtype})
+            _create_datasets(self._f, 0, int(attrs["embedding_dim"]), np.dtype(dtype), compression)
+        except BaseException:
+            self.abort()
             raise
 
-    def write(self, ids: Sequence[str], keys: np.ndarray, embeddings: np.ndarray) -> None:
-        m = len(ids)
-        lo, hi = self.n, self.n + m
+    def write(self, batch: EmbeddingBatch) -> None:
+        """Append ``batch`` (m rows) after the rows written so far."""
         for name in ("embeddings", "keys", "ids"):
-            self._f[name].resize(hi, axis=0)
-        self._f["embeddings"][lo:hi] = embeddings
-        self._f["keys"][lo:hi] = np.asarray(keys, dtype=KEY_DTYPE)
-        self._f["ids"][lo:hi] = np.asarray(ids, dtype=object)
-        self.n = hi
+            self._f[name].resize(self.n + len(batch.keys), axis=0)
+        _write_rows(self._f, self.n, batch)
+        self.n += len(batch.keys)
 
-    def close(self, exc: BaseException | None = None) -> None:
+    def _commit(self) -> None:
         self._f.close()
-        if exc is None:
-            self._ctx.__exit__(None, None, None)
-        else:
-            self._ctx.__exit__(type(exc), exc, exc.__traceback__)
+        self._tmp.__exit__(None, None, None)  # fsync and rename into place
 
-    def __enter__(self) -> ExportWriter:
-        return self
-
-    def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> None:
-        self.close(exc)
+    def _discard(self) -> None:
+        self._f.close()
+        aborted = CacheError("export aborted", path=self.path)
+        self._tmp.__exit__(CacheError, aborted, None)  # atomic_path deletes the temp file
 
 
 def embed_to_file(
@@ -360,5 +340,5 @@ def embed_to_file(
         return stats
     with ExportWriter(output, model_attrs(model), dtype=dtype, compression=compression or "none") as w:
         for chunk in chunks:
-            w.write(chunk.ids, chunk.keys, chunk.embeddings)
+            w.write(chunk)
     return stats

@@ -2,8 +2,9 @@
 
 Why: once a trunk is trained, new labels (another cell type, another class
 split) need only a cheap linear model on the embeddings already in a cache,
-not a new network. The head is saved without pickle: a safetensors file with
-the arrays ``coef`` (K, D), ``intercept`` (K,), ``scaler_mean`` (D,),
+not a new network. The model is :mod:`bioseq.models.logistic` (the one
+shared with kmer-linear). The head is saved without pickle: a safetensors file
+with the arrays ``coef`` (K, D), ``intercept`` (K,), ``scaler_mean`` (D,),
 ``scaler_scale`` (D,) (K = 1 for two classes, else the number of classes) and
 JSON metadata under the key ``bioseq_head`` (labels, the fingerprint of the
 model whose embeddings it was fitted on, embedding dim, fit settings). Applying
@@ -24,47 +25,40 @@ import numpy as np
 
 from bioseq._version import __version__
 from bioseq.embed.cache import EmbeddingCache
-from bioseq.errors import BundleError, ConfigError, InputFormatError, LabelError
+from bioseq.embed.embed import iter_embed
+from bioseq.errors import BundleError, CacheError, ConfigError, InputFormatError, LabelError
 from bioseq.io.atomic import atomic_path
+from bioseq.models.logistic import Logistic, fit_logistic
 
 HEAD_FORMAT = "bioseq-head"
 HEAD_FORMAT_VERSION = 1
 _META_KEY = "bioseq_head"
-_ARRAYS = ("coef", "intercept", "scaler_mean", "scaler_scale")
+# file array name of each Logistic array (the file format predates bioseq.models.logistic)
+_FILE_NAMES = {"coef": "coef", "intercept": "intercept", "mean": "scaler_mean", "scale": "scaler_scale"}
 
 __all__ = ["Head", "fit_head", "load_head", "predict_with_head", "save_head"]
 
 
 @dataclass
 class Head:
-    """A fitted linear head. Arrays are float64; ``labels`` is the probability column order."""
+    """A fitted linear head: ``labels`` (the probability column order) and its logistic regression
+    (``linear.coef`` (len(labels), D)) on embeddings of the model ``model_fingerprint``."""
 
     labels: list[str]
-    coef: np.ndarray  # (K, D)
-    intercept: np.ndarray  # (K,)
-    scaler_mean: np.ndarray  # (D,)
-    scaler_scale: np.ndarray  # (D,)
+    linear: Logistic
     model_fingerprint: str
     metadata: dict[str, Any] = field(default_factory=dict)
 
     @property
     def embedding_dim(self) -> int:
-        return int(self.coef.shape[1])
+        return self.linear.dim
 
     def predict_proba(self, embeddings: np.ndarray) -> np.ndarray:
         """Class probabilities float32 (n, C) for embeddings (n, D)."""
         x = np.asarray(embeddings, dtype=np.float64)
         if x.ndim != 2 or x.shape[1] != self.embedding_dim:
             raise ConfigError(f"head expects embeddings of shape (n, {self.embedding_dim}), got {x.shape}")
-        z = ((x - self.scaler_mean) / self.scaler_scale) @ self.coef.T + self.intercept
-        if self.coef.shape[0] == 1:
-            p1 = 1.0 / (1.0 + np.exp(-z[:, 0]))
-            probs = np.stack([1.0 - p1, p1], axis=1)
-        else:
-            z -= z.max(axis=1, keepdims=True)
-            e = np.exp(z)
-            probs = e / e.sum(axis=1, keepdims=True)
-        return probs.astype(np.float32)
+        return self.linear.predict_proba(x)
 
     def decide(self, probs: np.ndarray) -> list[str]:
         """Arg-max label of each row of ``probs`` (n, C)."""
@@ -75,7 +69,11 @@ class Head:
 
 
 def save_head(head: Head, path: str | os.PathLike[str]) -> Path:
-    """Write ``head`` as safetensors (atomically); returns the path."""
+    """Write ``head`` as safetensors (atomically); returns the path.
+
+    Two classes are stored as scikit-learn's single logit (K = 1 rows), as the
+    format has always been: ``softmax([a, b]) = softmax([0, b - a])``.
+    """
     from safetensors.numpy import save_file
 
     meta = {
@@ -88,7 +86,11 @@ def save_head(head: Head, path: str | os.PathLike[str]) -> Path:
         "embedding_dim": head.embedding_dim,
         **{k: v for k, v in head.metadata.items() if k not in ("format", "format_version", "labels")},
     }
-    arrays = {name: np.ascontiguousarray(getattr(head, name), dtype=np.float64) for name in _ARRAYS}
+    state = head.linear.state_dict()
+    if len(head.labels) == 2:
+        state["coef"] = state["coef"][1:] - state["coef"][:1]
+        state["intercept"] = state["intercept"][1:] - state["intercept"][:1]
+    arrays = {_FILE_NAMES[k]: np.ascontiguousarray(v, dtype=np.float64) for k, v in state.items()}
     with atomic_path(path) as tmp:
         save_file(arrays, os.fspath(tmp), metadata={_META_KEY: json.dumps(meta, sort_keys=True)})
     return Path(path)
@@ -96,15 +98,31 @@ def save_head(head: Head, path: str | os.PathLike[str]) -> Path:
 
 def load_head(path: str | os.PathLike[str]) -> Head:
     """Read a head written by :func:`save_head` (no pickle); BundleError if it is not one."""
-    from safetensors import SafetensorError
+    p = Path(path)
+    meta, arrays = _read_head_file(p)
+    missing = [n for n in _FILE_NAMES.values() if n not in arrays]
+    if missing:
+        raise BundleError(f"head lacks arrays {missing}", path=p)
+    labels = [str(label) for label in meta["labels"]]
+    state = {k: arrays[name] for k, name in _FILE_NAMES.items()}
+    if len(labels) == 2 and state["coef"].ndim == 2 and len(state["coef"]) == 1:  # the single binary logit
+        state["coef"] = np.vstack([np.zeros_like(state["coef"]), state["coef"]])
+        state["intercept"] = np.concatenate([np.zeros(1), state["intercept"].reshape(-1)])
+    try:
+        linear = Logistic.from_state(state, len(labels), int(state["mean"].shape[0]), "head")
+    except BundleError as exc:
+        raise BundleError(exc.message, path=p) from None
+    return Head(labels=labels, linear=linear, model_fingerprint=str(meta["model_fingerprint"]), metadata=meta)
+
+
+def _read_head_file(p: Path) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """The JSON metadata and the arrays of a head file; BundleError naming ``p`` if it is not one."""
+    from safetensors import SafetensorError, safe_open
     from safetensors.numpy import load_file
 
-    p = Path(path)
     if not p.is_file():
         raise BundleError("no such head file", path=p)
     try:
-        from safetensors import safe_open
-
         with safe_open(os.fspath(p), framework="numpy") as fh:
             raw = (fh.metadata() or {}).get(_META_KEY)
         arrays = load_file(os.fspath(p))
@@ -120,16 +138,7 @@ def load_head(path: str | os.PathLike[str]) -> Head:
     if meta.get("format") != HEAD_FORMAT or int(meta.get("format_version", 0)) > HEAD_FORMAT_VERSION:
         raise BundleError(f"unsupported head format {meta.get('format')!r} "
                           f"version {meta.get('format_version')!r}", path=p)
-    missing = [n for n in _ARRAYS if n not in arrays]
-    if missing:
-        raise BundleError(f"head lacks arrays {missing}", path=p)
-    head = Head(labels=list(meta["labels"]), model_fingerprint=str(meta["model_fingerprint"]),
-                metadata=meta, **{n: arrays[n].astype(np.float64) for n in _ARRAYS})
-    d, k = head.coef.shape[1], head.coef.shape[0]
-    if (head.intercept.shape != (k,) or head.scaler_mean.shape != (d,) or head.scaler_scale.shape != (d,)
-            or k != (1 if len(head.labels) == 2 else len(head.labels))):
-        raise BundleError("head arrays have inconsistent shapes", path=p)
-    return head
+    return meta, arrays
 
 
 # ----------------------------------------------------------------------------- fitting
@@ -220,30 +229,21 @@ def fit_head(
         output: where to write the head (``.safetensors``).
         model_fingerprint: which model's embeddings (default: the cache's only model).
         C, max_iter, class_weight: passed to scikit-learn's ``LogisticRegression``
-            (features are standardised first).
+            (features are standardised first; :func:`bioseq.models.logistic.fit_logistic`).
     """
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.preprocessing import StandardScaler
-
     with EmbeddingCache(embeddings, model_fingerprint) as cache:
         x, y, source = _training_data(cache, labels)
         fingerprint, dim = cache.model_fingerprint, cache.embedding_dim
     classes = sorted(set(y))
     if len(classes) < 2:
         raise LabelError(f"need at least two classes to fit a head, found {classes}", path=source)
-    x = x.astype(np.float64)
-    scaler = StandardScaler().fit(x)
-    lr = LogisticRegression(C=C, max_iter=max_iter, class_weight=class_weight)
-    lr.fit(scaler.transform(x), np.asarray(y))
+    target = np.searchsorted(np.asarray(classes), np.asarray(y))
+    linear = fit_logistic(x, target, len(classes), C=C, max_iter=max_iter, class_weight=class_weight)
+    accuracy = float(np.mean(np.argmax(linear.logits(x), axis=1) == target))
     head = Head(
-        labels=[str(c) for c in lr.classes_],
-        coef=lr.coef_.astype(np.float64),
-        intercept=lr.intercept_.astype(np.float64),
-        scaler_mean=scaler.mean_.astype(np.float64),
-        scaler_scale=scaler.scale_.astype(np.float64),
-        model_fingerprint=fingerprint,
+        labels=[str(c) for c in classes], linear=linear, model_fingerprint=fingerprint,
         metadata={"embedding_dim": dim, "n_train": len(y), "C": C, "max_iter": max_iter,
-                  "class_weight": class_weight, "train_accuracy": float(lr.score(scaler.transform(x), y)),
+                  "class_weight": class_weight, "train_accuracy": accuracy,
                   "embeddings": os.fspath(embeddings), "labels_source": source},
     )
     if output is not None:
@@ -273,7 +273,6 @@ def predict_with_head(
     Raises:
         BundleError: the head was fitted on another model's embeddings.
     """
-    from bioseq.embed.embed import iter_embed
     from bioseq.io.writers import PredictionBatch, PredictionWriter
 
     head_path = head if not isinstance(head, Head) else None
@@ -301,8 +300,6 @@ def predict_with_head(
 
 def _cache_dtype(cache: str | os.PathLike[str], fingerprint: str) -> str:
     """The dtype an existing cache stores this model's rows in (float32 for a new one)."""
-    from bioseq.errors import CacheError
-
     try:
         with EmbeddingCache(cache, fingerprint) as c:
             return c.dtype.name

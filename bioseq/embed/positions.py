@@ -23,6 +23,7 @@ import h5py
 import numpy as np
 
 from bioseq._version import __version__
+from bioseq.errors import CacheError
 from bioseq.io.atomic import atomic_path
 from bioseq.io.sources import iter_source_columns
 
@@ -76,8 +77,6 @@ def write_positions(
 
 def read_positions(path: str | os.PathLike[str], record_id: str) -> np.ndarray:
     """The ``(T, D)`` per-position embedding of one record from a file of :func:`write_positions`."""
-    from bioseq.errors import CacheError
-
     try:
         with h5py.File(path, "r") as f:
             ids = [i.decode() if isinstance(i, bytes) else i for i in f["ids"][:]]

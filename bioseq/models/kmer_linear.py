@@ -11,21 +11,20 @@ This is the classic "spectrum kernel" baseline of enhancer/promoter papers: it
 sees composition but not position, trains in seconds and tells a user whether
 a deep net earns its cost.
 
-Everything fitted lives in NumPy arrays (``coef`` (C, D), ``intercept`` (C,),
-``mean``/``scale`` (D,)), and probabilities are computed from them directly, so
-a bundle stores them in safetensors (no pickle) and a loaded model gives
-bit-identical probabilities.
+The fit and the fitted arrays are :mod:`bioseq.models.logistic` (shared with
+the head on cached embeddings): NumPy arrays only, so a bundle stores them in
+safetensors (no pickle) and a loaded model gives bit-identical probabilities.
 """
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Iterator, Sequence
 from typing import Any, ClassVar
 
 import numpy as np
 
-from bioseq.errors import BundleError, ConfigError, LabelError
+from bioseq.errors import ConfigError, LabelError
+from bioseq.models.logistic import Logistic, fit_logistic
 from bioseq.models.registry import merge_hparams
 from bioseq.tasks import check_task, probabilities
 from bioseq.tokenize import N_SPECIAL
@@ -45,8 +44,6 @@ _BASE_HPARAMS: dict[str, Any] = {
     "max_tokens": None,  # a spectrum takes any length: no long-input policy needed
 }
 
-_STATE_KEYS = ("coef", "intercept", "mean", "scale")
-
 
 class KmerLinearClassifier:
     """k-mer spectrum + logistic regression.
@@ -57,7 +54,8 @@ class KmerLinearClassifier:
         hparams: overrides of :data:`_BASE_HPARAMS`; unknown keys raise ConfigError.
         task: ``binary`` | ``multiclass`` | ``multilabel``.
 
-    Parameters are stored, not acted on, in ``__init__`` (scikit-learn style).
+    ``__init__`` checks the hyper-parameters and task at once (an unknown key, transform or
+    class weight is a :class:`ConfigError` before any data is read); fitting happens in :meth:`fit`.
     """
 
     name: ClassVar[str] = "kmer-linear"
@@ -98,10 +96,7 @@ class KmerLinearClassifier:
             )
         if self.task == "binary" and self.n_classes != 2:
             raise ConfigError(f"a binary task has 2 classes, got n_classes={self.n_classes}")
-        self.coef_: np.ndarray | None = None
-        self.intercept_: np.ndarray | None = None
-        self.mean_: np.ndarray | None = None
-        self.scale_: np.ndarray | None = None
+        self.linear: Logistic | None = None
 
     # ------------------------------------------------------------------ features
     @property
@@ -142,8 +137,8 @@ class KmerLinearClassifier:
             yield start, block
 
     def _standardised(self, seqs: Sequence[str]) -> np.ndarray:
-        self._check_fitted()
-        return (self.spectrum(seqs) - self.mean_) / self.scale_
+        linear = self._fitted()
+        return (self.spectrum(seqs) - linear.mean) / linear.scale
 
     def features(self, seqs: Sequence[str]) -> np.ndarray:
         """The embedding: standardised spectrum, float32 (n, embedding_dim) = the regression's input."""
@@ -152,77 +147,23 @@ class KmerLinearClassifier:
     # ------------------------------------------------------------------ fit / predict
     def fit(self, seqs: Sequence[str], y: np.ndarray) -> KmerLinearClassifier:
         """Fit on sequences and targets: int class ids (n,) or multi-hot (n, C) for multilabel."""
-        from sklearn.linear_model import LogisticRegression
-
         y = np.asarray(y)
         if len(seqs) != len(y):
             raise LabelError(f"{len(seqs)} sequences but {len(y)} targets")
-        x = self.spectrum(seqs)
-        if self.hparams["standardize"]:
-            self.mean_ = x.mean(axis=0)
-            scale = x.std(axis=0)
-            self.scale_ = np.where(scale > 1e-12, scale, 1.0)
-        else:
-            self.mean_ = np.zeros(x.shape[1])
-            self.scale_ = np.ones(x.shape[1])
-        x = (x - self.mean_) / self.scale_
-
-        def new_lr() -> LogisticRegression:
-            return LogisticRegression(
-                C=float(self.hparams["C"]), max_iter=int(self.hparams["max_iter"]),
-                tol=float(self.hparams["tol"]), class_weight=self.hparams["class_weight"],
-            )
-
-        coef = np.zeros((self.n_classes, x.shape[1]))
-        intercept = np.zeros(self.n_classes)
-        with warnings.catch_warnings():
-            # lbfgs may stop at max_iter on separable data; the fit is still usable.
-            warnings.filterwarnings("ignore", message=".*lbfgs failed to converge.*")
-            warnings.filterwarnings("ignore", message=".*max_iter was reached.*")
-            if self.task == "multilabel":
-                if y.ndim != 2 or y.shape[1] != self.n_classes:
-                    raise LabelError(
-                        f"multilabel targets must be (n, {self.n_classes}) multi-hot, got {y.shape}"
-                    )
-                for j in range(self.n_classes):
-                    col = y[:, j].astype(np.int64)
-                    if col.min() == col.max():  # a label always (or never) present: its prior
-                        p = np.clip(col.mean(), 1e-6, 1 - 1e-6)
-                        intercept[j] = np.log(p / (1 - p))
-                        continue
-                    lr = new_lr().fit(x, col)
-                    coef[j], intercept[j] = lr.coef_[0], lr.intercept_[0]
-            else:
-                y = y.astype(np.int64).ravel()
-                present = np.unique(y)
-                if present.min() < 0 or present.max() >= self.n_classes:
-                    raise LabelError(
-                        f"class ids must lie in [0, {self.n_classes}), got {present.min()}..{present.max()}"
-                    )
-                missing = sorted(set(range(self.n_classes)) - set(present.tolist()))
-                if missing:
-                    raise LabelError(f"class id(s) {missing} have no training sequence")
-                lr = new_lr().fit(x, y)
-                if self.n_classes == 2:  # sklearn's one logit z -> softmax([0, z]) = [1 - s(z), s(z)]
-                    coef[1], intercept[1] = lr.coef_[0], lr.intercept_[0]
-                else:
-                    coef[lr.classes_], intercept[lr.classes_] = lr.coef_, lr.intercept_
-        self.coef_, self.intercept_ = coef, intercept
+        hp = self.hparams
+        self.linear = fit_logistic(
+            self.spectrum(seqs), y, self.n_classes, multilabel=self.task == "multilabel",
+            standardize=bool(hp["standardize"]), C=hp["C"], max_iter=hp["max_iter"], tol=hp["tol"],
+            class_weight=hp["class_weight"],
+        )
         return self
 
     def decision_function(self, seqs: Sequence[str]) -> np.ndarray:
-        """Logits (n, C) float64.
-
-        The standardisation is folded into the weights, ``(x - mean) / scale @ W.T
-        = x @ (W / scale).T - (W / scale) @ mean``, which saves two passes over
-        the (n, D) spectrum.
-        """
-        self._check_fitted()
-        coef = self.coef_ / self.scale_
-        bias = self.intercept_ - coef @ self.mean_
+        """Logits (n, C) float64, computed a block of sequences at a time."""
+        linear = self._fitted()
         logits = np.empty((len(seqs), self.n_classes), dtype=np.float64)
         for start, block in self._spectrum_blocks(seqs):
-            logits[start : start + len(block)] = block @ coef.T + bias
+            logits[start : start + len(block)] = linear.logits(block)
         return logits
 
     def predict_proba(self, seqs: Sequence[str]) -> np.ndarray:
@@ -230,25 +171,16 @@ class KmerLinearClassifier:
         return probabilities(self.decision_function(seqs), self.task)
 
     # ------------------------------------------------------------------ state
-    def _check_fitted(self) -> None:
-        if self.coef_ is None:
+    def _fitted(self) -> Logistic:
+        if self.linear is None:
             raise ConfigError(f"{self.name} model is not fitted: call fit() or load_state_dict() first")
+        return self.linear
 
     def state_dict(self) -> dict[str, np.ndarray]:
-        """The fitted arrays only (safetensors-ready, no pickle)."""
-        self._check_fitted()
-        return {k: np.ascontiguousarray(getattr(self, k + "_")) for k in _STATE_KEYS}
+        """The fitted arrays only (safetensors-ready, no pickle): ``coef``, ``intercept``, ``mean``, ``scale``."""
+        return self._fitted().state_dict()
 
     def load_state_dict(self, state: dict[str, np.ndarray]) -> KmerLinearClassifier:
         """Restore from :meth:`state_dict`; wrong keys or shapes raise :class:`BundleError`."""
-        missing = [k for k in _STATE_KEYS if k not in state]
-        if missing:
-            raise BundleError(f"{self.name} state lacks array(s): {', '.join(missing)}")
-        d, c = self.embedding_dim, self.n_classes
-        want = {"coef": (c, d), "intercept": (c,), "mean": (d,), "scale": (d,)}
-        for k, shape in want.items():
-            arr = np.asarray(state[k])
-            if arr.shape != shape:
-                raise BundleError(f"{self.name} state array {k!r} has shape {arr.shape}, expected {shape}")
-            setattr(self, k + "_", arr.astype(np.float64, copy=True))
+        self.linear = Logistic.from_state(state, self.n_classes, self.embedding_dim, self.name)
         return self
