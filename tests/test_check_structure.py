@@ -69,3 +69,22 @@ def test_an_import_up_the_layers_is_a_layering_problem():
 
 def test_the_bioseq_package_passes_its_own_structure_check(capsys):
     assert check_structure.main([str(ROOT / "bioseq")]) == 0, capsys.readouterr().out
+
+
+def test_every_from_import_of_bioseq_names_something_that_exists():
+    """Function-level imports run only when their function does: a stale one would hide until then."""
+    import ast
+    import importlib
+
+    missing = []
+    for path in sorted((ROOT / "bioseq").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and not node.level and (node.module or "").startswith("bioseq"):
+                module = importlib.import_module(node.module)
+                for alias in node.names:
+                    is_submodule = hasattr(module, "__path__") and importlib.util.find_spec(
+                        f"{node.module}.{alias.name}"
+                    ) is not None
+                    if not hasattr(module, alias.name) and not is_submodule:
+                        missing.append(f"{path.relative_to(ROOT)}:{node.lineno}: {node.module}.{alias.name}")
+    assert missing == []

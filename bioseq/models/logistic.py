@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from bioseq.errors import BundleError, LabelError
+from bioseq.tasks import probabilities
 
 STATE_KEYS = ("coef", "intercept", "mean", "scale")
 
@@ -54,9 +55,7 @@ class Logistic:
 
     def predict_proba(self, x: np.ndarray, multilabel: bool = False) -> np.ndarray:
         """Probabilities float32 (n, C): softmax over the C logits, or one sigmoid each (multilabel)."""
-        from bioseq.models.heads import logits_to_probs_np  # here: heads imports torch, fitting needs none
-
-        return logits_to_probs_np(self.logits(x), "multilabel" if multilabel else "multiclass")
+        return probabilities(self.logits(x), "multilabel" if multilabel else "multiclass")
 
     def state_dict(self) -> dict[str, np.ndarray]:
         """The arrays by name (safetensors-ready, no pickle)."""
