@@ -17,7 +17,7 @@ centre or start), and both strands averaged on request.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -57,15 +57,39 @@ def run_net(
     Returns:
         float32 ``(n, C)`` or ``(n, embedding_dim)``, rows in input order.
     """
-    import torch
-
     if output not in OUTPUTS:
         raise ConfigError(f"unknown output {output!r}; choose one of {', '.join(OUTPUTS)}")
-    n = len(tokens)
     width = net.n_classes if output == "logits" else net.embedding_dim
-    out = np.zeros((n, width), np.float32)
-    order = np.argsort(np.fromiter((len(t) for t in tokens), np.int64, n), kind="stable")
+    out = np.zeros((len(tokens), width), np.float32)
     step = net if output == "logits" else net.features
+
+    def keep(idx: np.ndarray, values: Any) -> None:
+        out[idx] = values.float().cpu().numpy()
+
+    _for_each_batch(net, tokens, batch_size, device, dtype, step, keep)
+    return out
+
+
+def _for_each_batch(
+    net: Any,
+    tokens: Sequence[np.ndarray],
+    batch_size: int,
+    device: Any,
+    dtype: Any,
+    step: Callable[[Any, Any], Any],
+    keep: Callable[[np.ndarray, Any], None],
+) -> None:
+    """Call ``keep(indices, step(ids, mask))`` for length-sorted batches of ``tokens``.
+
+    The one place nets run for inference: eval mode and ``torch.inference_mode()``
+    around every batch, the net's previous train/eval mode restored afterwards
+    (also after an error), ``indices`` (int64 ``(b,)``) saying which inputs a
+    batch holds so callers put results back in input order.
+    """
+    import torch
+
+    n = len(tokens)
+    order = np.argsort(np.fromiter((len(t) for t in tokens), np.int64, n), kind="stable")
     was_training = net.training
     net.eval()
     try:
@@ -73,10 +97,9 @@ def run_net(
             for start in range(0, n, batch_size):
                 idx = order[start : start + batch_size]
                 ids, mask = collate([tokens[i] for i in idx])
-                out[idx] = step(ids.to(device), mask.to(device)).float().cpu().numpy()
+                keep(idx, step(ids.to(device), mask.to(device)))
     finally:
         net.train(was_training)
-    return out
 
 
 def _autocast(device: Any, dtype: Any) -> Any:
@@ -191,8 +214,6 @@ def position_features(
     (``ceil(L / prod(pool_sizes))``). Inputs longer than ``max_tokens`` are
     refused rather than windowed: windows would not join into one track.
     """
-    import torch
-
     if model.kind != "torch" or not hasattr(model.net, "positions"):
         raise ConfigError(f"per-position embeddings need a neural trunk; {model.arch!r} has none")
     seqs = list(seqs)
@@ -204,16 +225,12 @@ def position_features(
                 f"per-position embeddings are for short inputs: {len(t)} tokens > max_tokens={limit}",
                 record=None if ids is None else ids[i],
             )
-    out: list[np.ndarray] = []
-    net, was_training = model.net, model.net.training
-    net.eval()
-    try:
-        with torch.inference_mode():
-            for start in range(0, len(tokens), batch_size):
-                batch_ids, mask = collate(tokens[start : start + batch_size])
-                h, m = net.positions(batch_ids.to(model.device), mask.to(model.device))
-                h, m = h.float().cpu().numpy(), m.cpu().numpy()
-                out.extend(h[i][m[i]].astype(np.float32) for i in range(len(h)))
-    finally:
-        net.train(was_training)
+    out: list[np.ndarray] = [None] * len(tokens)  # type: ignore[list-item]
+
+    def keep(idx: np.ndarray, result: Any) -> None:
+        h, m = result[0].float().cpu().numpy(), result[1].cpu().numpy()
+        for row, i in enumerate(idx):
+            out[i] = h[row][m[row]].astype(np.float32)
+
+    _for_each_batch(model.net, tokens, batch_size, model.device, None, model.net.positions, keep)
     return out
