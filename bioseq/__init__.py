@@ -6,6 +6,7 @@ pay for torch until a model is used):
 * :func:`read` -- stream labelled ``SeqRecord``s from FASTA/FASTQ/GenBank/EMBL.
 * :class:`KmerTokenizer` -- vectorised k-mer token ids for DNA, RNA and protein.
 * :func:`train` -- train a classifier and write a model bundle.
+* :class:`Model` -- what ``train`` and ``load`` return: predict, embed, save.
 * :func:`load` -- load a model bundle (never unpickles code) as a :class:`Model`.
 * :class:`EmbeddingCache` -- content-addressed HDF5 cache of embeddings.
 * :mod:`bioseq.errors` -- the exception classes.
