@@ -211,6 +211,24 @@ def test_compression_and_compact(tmp_path) -> None:
         np.testing.assert_array_equal(cache.to_numpy(), expected(recs))
 
 
+def test_folding_new_rows_copies_the_existing_group_instead_of_recompressing(tmp_path, monkeypatch) -> None:
+    recs = make_records(200)
+    path = tmp_path / "c.h5"
+    embed(FakeModel(), recs[:100], cache=path, compression="gzip")
+    copies = []
+    real_copy = h5py.Group.copy
+
+    def spy(self, source, dest, *args, **kwargs):
+        copies.append((source.name, dest))
+        return real_copy(self, source, dest, *args, **kwargs)
+
+    monkeypatch.setattr(h5py.Group, "copy", spy)
+    embed(FakeModel(), recs, cache=path, compression="gzip")
+    assert copies == [(f"/models/{FP_A}", f"models/{FP_A}")]
+    with EmbeddingCache(path) as cache:
+        np.testing.assert_array_equal(cache.to_numpy(), expected(recs))
+
+
 # ----------------------------------------------------------------------------- models never mix
 
 

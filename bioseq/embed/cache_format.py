@@ -267,6 +267,7 @@ class _H5Source(_Source):
         # Dataset handles are kept, not looked up per read: a group lookup costs
         # ~0.1 ms, ten times a one-row read (1,000 get_by_id calls: 0.03 s vs 0.22 s).
         self._open_datasets = (emb, ids) if keep_open else None
+        self.group = group if keep_open else None
 
     @contextlib.contextmanager
     def _datasets(self) -> Iterator[tuple[h5py.Dataset, h5py.Dataset]]:
