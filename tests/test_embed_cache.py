@@ -7,6 +7,7 @@ test_embed_* modules, which import it from here.
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
 import time
 
@@ -356,8 +357,10 @@ def test_key_index_handles_keys_sharing_their_first_eight_bytes() -> None:
 
 def test_fold_removes_stale_temps_but_not_other_files_temps(tmp_path) -> None:
     path = tmp_path / "c.h5"
-    stale = tmp_path / ".c.h5.abc123xy.tmp"  # a killed fold's temp file
-    other = tmp_path / ".c.h5.out.h5.abc123xy.tmp"  # the temp of an export named c.h5.out.h5
+    from bioseq.io.atomic import _HOST
+
+    stale = tmp_path / f".c.h5.{_HOST}~{os.getpid()}~abc123xy.tmp"  # a fold's temp (we hold the lock: stale)
+    other = tmp_path / f".c.h5.out.h5.{_HOST}~1~abc123xy.tmp"  # the temp of an export named c.h5.out.h5
     stale.write_bytes(b"x")
     other.write_bytes(b"x")
     embed(FakeModel(), make_records(5), cache=path)

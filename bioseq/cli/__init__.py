@@ -17,6 +17,7 @@ from collections.abc import Sequence
 
 from bioseq._version import __version__
 from bioseq.errors import BioseqError
+from bioseq.io.atomic import refuse_to_overwrite
 
 # Module names under bioseq.cli, in the order they appear in --help.
 COMMANDS = [
@@ -58,6 +59,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
+        refuse_to_overwrite(
+            [getattr(args, name, None) for name in getattr(args, "writes", ())],
+            [getattr(args, name, None) for name in getattr(args, "reads", ())],
+        )
         return int(args.run(args) or 0)
     except BioseqError as exc:
         print(f"bioseq {args.command}: error: {exc}", file=sys.stderr)

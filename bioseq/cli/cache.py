@@ -33,7 +33,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     c.add_argument("cache", metavar="CACHE")
     c.add_argument("--compression", choices=["none", "lzf", "gzip"], default=None,
                    help="rewrite with this compression")
-    p.set_defaults(run=run)
+    # Checked by bioseq.cli.main before run(): no output may be one of the inputs.
+    p.set_defaults(run=run, reads=("inputs",), writes=("output",))
     return p
 
 

@@ -61,7 +61,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         action="store_true",
         help="evaluate the ids present on both sides and record how many were dropped",
     )
-    p.set_defaults(run=run)
+    # Checked by bioseq.cli.main before run(): no output may be one of the inputs.
+    p.set_defaults(run=run, reads=("predictions", "truth", "labels", "history"), writes=("output", "tsv", "markdown"))
     return p
 
 

@@ -28,7 +28,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     p.add_argument("--max-iter", type=int, default=1000, help="solver iterations")
     p.add_argument("--class-weight", choices=["balanced", "none"], default="balanced",
                    help="class weighting (default balanced)")
-    p.set_defaults(run=run)
+    # Checked by bioseq.cli.main before run(): no output may be one of the inputs.
+    p.set_defaults(run=run, reads=("embeddings", "labels"), writes=("output",))
     return p
 
 

@@ -16,7 +16,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     )
     p.add_argument("inputs", nargs="+", metavar="IN", help="prediction tables, in order")
     p.add_argument("-o", "--output", required=True, metavar="OUT", help="the combined table")
-    p.set_defaults(run=run)
+    # Checked by bioseq.cli.main before run(): no output may be one of the inputs.
+    p.set_defaults(run=run, reads=("inputs",), writes=("output",))
     return p
 
 

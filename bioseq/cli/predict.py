@@ -41,7 +41,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     )
     p.add_argument("--threads", type=int, metavar="N", help="CPU threads for torch")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"], help="default: cuda if available")
-    p.set_defaults(run=run)
+    # Checked by bioseq.cli.main before run(): no output may be one of the inputs.
+    p.set_defaults(run=run, reads=("model", "input", "head", "cache"), writes=("output",))
     return p
 
 

@@ -20,7 +20,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     p.add_argument("-o", "--output", nargs="+", required=True, metavar="OUT", help="shard paths, in order")
     p.add_argument("--format", metavar="F", help="input format (default: from the extension or content)")
     p.add_argument("--width", type=int, default=60, metavar="W", help="line width, 0 = unwrapped (default 60)")
-    p.set_defaults(run=run)
+    # Checked by bioseq.cli.main before run(): no output may be one of the inputs.
+    p.set_defaults(run=run, reads=("input",), writes=("output",))
     return p
 
 

@@ -23,7 +23,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     _add_data_arguments(p.add_argument_group("data and model"))
     _add_optimisation_arguments(p.add_argument_group("optimisation"))
     _add_run_arguments(p.add_argument_group("run"))
-    p.set_defaults(run=run)
+    # Checked by bioseq.cli.main before run(): no output may be one of the inputs.
+    p.set_defaults(run=run, reads=("train", "valid", "labels", "hparams"), writes=("output", "log"))
     return p
 
 

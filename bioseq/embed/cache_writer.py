@@ -39,7 +39,7 @@ from bioseq.embed.cache_format import (
 )
 from bioseq.embed.cache_view import _Opened, _View
 from bioseq.errors import CacheError
-from bioseq.io.atomic import AtomicWriter, atomic_path
+from bioseq.io.atomic import AtomicWriter, atomic_path, remove_stale_temps
 
 try:  # POSIX only; elsewhere one writer per cache is the user's job
     import fcntl
@@ -145,18 +145,8 @@ def _replace_main(path: Path, views: Iterable[_View], compression: str) -> dict[
         finally:
             os.close(fd)
     shutil.rmtree(parts_dir(path), ignore_errors=True)
-    _remove_stale_temps(path)
+    remove_stale_temps(path, any_process=True)  # we hold the cache's exclusive lock
     return counts
-
-
-def _remove_stale_temps(path: Path) -> None:
-    """Delete temp files of killed folds of ``path`` (hold its lock); not those of other files."""
-    prefix = f".{path.name}."  # atomic_path's temp names: .<name>.<random, no dots>.tmp
-    with contextlib.suppress(FileNotFoundError):
-        for name in os.listdir(path.parent):
-            if name.startswith(prefix) and name.endswith(".tmp") and "." not in name[len(prefix):-4]:
-                with contextlib.suppress(FileNotFoundError):
-                    (path.parent / name).unlink()
 
 
 # ----------------------------------------------------------------------------- the writer used by embed()

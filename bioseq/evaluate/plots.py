@@ -23,7 +23,7 @@ from matplotlib.figure import Figure
 from bioseq.errors import EmptyInputError, InputFormatError
 from bioseq.evaluate.report import encode_cells, evaluate_data
 from bioseq.io.atomic import atomic_path
-from bioseq.io.formats import PathLike
+from bioseq.io.formats import PathLike, decoding_errors_named
 
 FORMATS = ("png", "svg")
 FILE_NAMES = {
@@ -256,7 +256,7 @@ def read_history(path: PathLike) -> list[dict[str, Any]]:
         fh = open(path, encoding="utf-8")
     except OSError as exc:
         raise InputFormatError(f"cannot read training log: {exc.strerror}", path=path) from None
-    with fh:
+    with fh, decoding_errors_named(path, "a training log (JSON lines)"):
         for lineno, line in enumerate(fh, start=1):
             if not line.strip():
                 continue

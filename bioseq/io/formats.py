@@ -16,10 +16,12 @@ Two jobs, both needed before any record is parsed:
 from __future__ import annotations
 
 import bz2
+import contextlib
 import gzip
 import io
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO, TextIO
 
@@ -146,6 +148,20 @@ def open_binary(path: PathLike | BinaryIO) -> BinaryIO:
 def open_text(path: PathLike | BinaryIO, encoding: str = "utf-8") -> TextIO:
     """Open ``path`` like :func:`open_binary`, decoded as text (universal newlines)."""
     return io.TextIOWrapper(open_binary(path), encoding=encoding, errors="strict")  # type: ignore[arg-type]
+
+
+@contextlib.contextmanager
+def decoding_errors_named(path: PathLike, what: str = "a text file") -> Iterator[None]:
+    """Turn a ``UnicodeDecodeError`` raised in the block into an :class:`InputFormatError`
+    naming ``path``: a table that is binary data (an image, a compressed file read as
+    plain text) is a user's mistake to point out, not a traceback."""
+    try:
+        yield
+    except UnicodeDecodeError as exc:
+        raise InputFormatError(
+            f"not {what}: byte {exc.object[exc.start:exc.start + 1]!r} is not UTF-8 (binary or compressed data?)",
+            path=path,
+        ) from None
 
 
 class _NonClosing(io.RawIOBase):

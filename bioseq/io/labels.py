@@ -37,8 +37,8 @@ import os
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
-from bioseq.errors import LabelError
-from bioseq.io.formats import open_text, strip_compression
+from bioseq.errors import InputFormatError, LabelError
+from bioseq.io.formats import decoding_errors_named, open_text, strip_compression
 
 Labels = tuple[str, ...]
 LabelSpec = str | os.PathLike | Mapping[str, object] | bool | None
@@ -229,7 +229,9 @@ def _normalise_value(value: object, origin: str, key: str) -> Labels:
 
 
 def _table_rows(path: str | os.PathLike) -> Iterator[tuple[int, list[str]]]:
-    with open_text(path) as fh:
+    if os.path.isdir(path):
+        raise InputFormatError("is a directory, not a label table", path=path)
+    with open_text(path) as fh, decoding_errors_named(path, "a text label table (TSV/CSV)"):
         first = fh.readline()
         delimiter = "\t" if "\t" in first else ","
         text = io.StringIO(first)

@@ -30,6 +30,7 @@ import numpy as np
 
 from bioseq.errors import EmptyInputError, InputFormatError
 from bioseq.io.atomic import AtomicTextWriter
+from bioseq.io.formats import decoding_errors_named
 
 PROB_PREFIX = "prob_"
 FIXED_COLUMNS = ("id", "predicted")
@@ -157,7 +158,9 @@ def open_table(path: str | os.PathLike[str]) -> Iterator[tuple[IO[str], str, lis
         fh = open(path, encoding="utf-8", newline="")
     except FileNotFoundError:
         raise InputFormatError("no such prediction table", path=path) from None
-    with fh:
+    except IsADirectoryError:
+        raise InputFormatError("is a directory, not a prediction table", path=path) from None
+    with fh, decoding_errors_named(path, "a plain-text prediction table (TSV)"):
         header = fh.readline()
         if not header:
             raise EmptyInputError("prediction table is empty (no header)", path=path)

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from bioseq.errors import ConfigError
+from bioseq.io.formats import decoding_errors_named
 
 # Small labelled sets (a few thousand sequences) need tens of epochs; early
 # stopping ends most runs well before DEFAULT_EPOCHS (measured on splice_uci:
@@ -134,7 +135,8 @@ def load_hparams(value: str | None) -> dict[str, Any] | None:
         path = Path(value)
         if not path.is_file():
             raise ConfigError(f"--hparams {value!r} is neither a JSON object nor an existing file")
-        text, source = path.read_text(), str(path)
+        with decoding_errors_named(path, "a JSON/YAML hyper-parameter file"):
+            text, source = path.read_text(encoding="utf-8"), str(path)
         if path.suffix.lower() in (".yaml", ".yml"):
             import yaml
 
