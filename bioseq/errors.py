@@ -85,6 +85,10 @@ class CacheError(BioseqError):
     """An embedding cache is corrupt, truncated or belongs to another model."""
 
 
+class DamagedCacheError(CacheError):
+    """A cache file fails its checksums or its HDF5 structure cannot be read: damaged on disk."""
+
+
 class ConfigError(BioseqError):
     """A configuration value (CLI option, YAML key, plugin) is invalid."""
 

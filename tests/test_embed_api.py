@@ -165,6 +165,27 @@ def test_cli_embed_with_a_real_model(kmer_model, tmp_path, capsys) -> None:
     assert model.fingerprint in capsys.readouterr().out
 
 
+def test_cli_embed_repair_recomputes_rows_of_a_damaged_chunk(kmer_model, tmp_path, capsys) -> None:
+    model_path, subset = kmer_model
+    cache, clean = tmp_path / "c.h5", tmp_path / "clean.h5"
+    assert cli_main(["embed", str(model_path), str(subset), "--cache", str(cache), "-o", str(clean)]) == 0
+    with h5py.File(cache) as f:
+        (name,) = list(f["models"])
+        offset = f[f"models/{name}/embeddings"].id.get_chunk_info(0).byte_offset + 64
+    raw = bytearray(cache.read_bytes())
+    raw[offset:offset + 32] = b"\xff" * 32
+    cache.write_bytes(bytes(raw))
+    capsys.readouterr()
+    assert cli_main(["embed", str(model_path), str(subset), "--cache", str(cache)]) == 1
+    assert "bioseq embed --repair" in capsys.readouterr().err
+    out = tmp_path / "out.h5"
+    assert cli_main(["embed", str(model_path), str(subset), "--cache", str(cache), "-o", str(out), "--repair"]) == 0
+    err = capsys.readouterr().err
+    assert "damaged rows dropped" in err and " 0 computed" not in err
+    with h5py.File(out) as a, h5py.File(clean) as b:
+        np.testing.assert_array_equal(a["embeddings"][()], b["embeddings"][()])
+
+
 # ----------------------------------------------------------------------------- empty inputs (--allow-empty)
 
 

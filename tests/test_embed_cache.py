@@ -25,9 +25,11 @@ from bioseq.embed import (
     embed,
     sequence_key,
 )
+from bioseq.embed.cache import describe
 from bioseq.embed.cache_format import _read_rows, parts_dir
+from bioseq.embed.cache_writer import merge_caches, repair_cache, verify_cache
 from bioseq.embed.embed import model_attrs
-from bioseq.errors import BioseqError, CacheError
+from bioseq.errors import BioseqError, CacheError, DamagedCacheError
 
 DIM = 8
 FP_A = "a" * 64
@@ -228,6 +230,83 @@ def test_folding_new_rows_copies_the_existing_group_instead_of_recompressing(tmp
     assert copies == [(f"/models/{FP_A}", f"models/{FP_A}")]
     with EmbeddingCache(path) as cache:
         np.testing.assert_array_equal(cache.to_numpy(), expected(recs))
+
+
+# ----------------------------------------------------------------------------- damage on disk
+
+
+def _flip(path, offset: int, n: int = 64, value: int = 0x55):
+    raw = bytearray(path.read_bytes())
+    raw[offset:offset + n] = bytes([value]) * n
+    path.write_bytes(bytes(raw))
+
+
+def _cache_with_damaged_data_chunk(tmp_path, n: int = 3000):
+    recs = make_records(n)
+    path = tmp_path / "c.h5"
+    embed(FakeModel(), recs, cache=path)
+    with h5py.File(path) as f:
+        offset = f[f"models/{FP_A}/embeddings"].id.get_chunk_info(0).byte_offset + 100
+    _flip(path, offset)
+    return path, recs
+
+
+def test_flipped_bytes_in_stored_embeddings_are_never_served(tmp_path) -> None:
+    path, recs = _cache_with_damaged_data_chunk(tmp_path)
+    with pytest.raises(DamagedCacheError, match="bioseq cache repair") as err, EmbeddingCache(path) as cache:
+        cache.get_many([recs[0][0]])
+    assert str(path) in str(err.value)
+    with pytest.raises(DamagedCacheError):
+        embed(FakeModel(), recs, cache=path)  # a rerun does not serve the damaged rows either
+
+
+def test_repair_drops_damaged_rows_and_a_rerun_recomputes_them(tmp_path) -> None:
+    path, recs = _cache_with_damaged_data_chunk(tmp_path)
+    check = verify_cache(path)
+    assert not check.ok and check.damaged_rows > 0 and check.rows + check.damaged_rows == len(recs)
+    repaired = repair_cache(path)
+    assert repaired.damaged_rows == check.damaged_rows and repaired.moved_aside == []
+    assert verify_cache(path).ok
+    model, stats = FakeModel(), EmbedStats()
+    got = embed(model, recs, cache=path, stats=stats)
+    assert stats.n_computed == check.damaged_rows  # only the dropped rows are computed again
+    np.testing.assert_array_equal(got, expected(recs))
+
+
+@pytest.mark.parametrize("offset", [800, 2200])
+def test_damaged_hdf5_metadata_is_a_named_error_and_repair_moves_the_file_aside(tmp_path, offset) -> None:
+    recs = make_records(300)
+    path = tmp_path / "c.h5"
+    embed(FakeModel(), recs, cache=path)
+    _flip(path, offset, value=0xAA)
+    for action in (lambda: EmbeddingCache(path).to_numpy(), lambda: describe(path),
+                   lambda: merge_caches(tmp_path / "m.h5", [path]), lambda: embed(FakeModel(), recs, cache=path)):
+        with pytest.raises(DamagedCacheError) as err:
+            action()
+        assert str(path) in str(err.value)
+    check = repair_cache(path)
+    assert check.damaged_files == [str(path)] and check.moved_aside == [str(tmp_path / "c.h5.damaged-1")]
+    np.testing.assert_array_equal(embed(FakeModel(), recs, cache=path), expected(recs))
+
+
+def test_a_changed_id_is_detected_by_the_ids_digest(tmp_path) -> None:
+    recs = make_records(50)
+    path = tmp_path / "c.h5"
+    embed(FakeModel(), recs, cache=path)
+    with h5py.File(path, "a") as f:
+        f[f"models/{FP_A}/ids"][3] = "someone-else"
+    with pytest.raises(DamagedCacheError, match="digest"), EmbeddingCache(path) as cache:
+        cache.get_by_id("r0")
+
+
+def test_cli_cache_verify_exits_1_on_damage_and_0_after_cache_repair(tmp_path, capsys) -> None:
+    from bioseq.cli import main
+
+    path, recs = _cache_with_damaged_data_chunk(tmp_path)
+    assert main(["cache", "verify", str(path)]) == 1
+    assert "damaged rows" in capsys.readouterr().err
+    assert main(["cache", "repair", str(path)]) == 0
+    assert main(["cache", "verify", str(path)]) == 0
 
 
 # ----------------------------------------------------------------------------- models never mix

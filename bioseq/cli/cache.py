@@ -10,7 +10,7 @@ import sys
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p = subparsers.add_parser(
         "cache",
-        help="merge, inspect or compact embedding caches",
+        help="merge, inspect, compact, verify or repair embedding caches",
         description="Maintain content-addressed embedding caches (see docs/EMBEDDINGS.md).",
     )
     sub = p.add_subparsers(dest="cache_command", metavar="ACTION", required=True)
@@ -34,6 +34,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     c.add_argument("--compression", choices=["none", "lzf", "gzip"], default=None,
                    help="rewrite with this compression")
     # Checked by bioseq.cli.main before run(): no output may be one of the inputs.
+    v = sub.add_parser("verify", help="read every chunk against its checksum; exit 1 on damage (changes nothing)")
+    v.add_argument("cache", metavar="CACHE")
+    r = sub.add_parser(
+        "repair",
+        help="drop rows whose chunks fail their checksum; move unreadable files aside as NAME.damaged-N",
+    )
+    r.add_argument("cache", metavar="CACHE")
     p.set_defaults(run=run, reads=("inputs",), writes=("output",))
     return p
 
@@ -48,6 +55,16 @@ def run(args: argparse.Namespace) -> int:
         print(f"bioseq cache merge: {args.output}: {total} rows of {len(counts)} model(s)", file=sys.stderr)
     elif args.cache_command == "info":
         print(json.dumps(describe(args.cache), indent=2))
+    elif args.cache_command in ("verify", "repair"):
+        from bioseq.cli.embed import report_check
+        from bioseq.embed.cache_writer import repair_cache, verify_cache
+
+        check = (verify_cache if args.cache_command == "verify" else repair_cache)(args.cache)
+        report_check(f"cache {args.cache_command}", args.cache, check)
+        if check.unchecked_files:
+            print(f"bioseq cache {args.cache_command}: written before checksums (values not verifiable until "
+                  f"the next fold): {', '.join(sorted(set(check.unchecked_files)))}", file=sys.stderr)
+        return 1 if args.cache_command == "verify" and not check.ok else 0
     else:
         changed = compact(args.cache, compression=args.compression)
         print(f"bioseq cache compact: {args.cache}: {'rewritten' if changed else 'nothing to fold'}",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import Any
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -38,11 +39,22 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     p.add_argument("--per-position", action="store_true",
                    help="write per-position embeddings of short inputs to -o (ragged HDF5: embeddings, offsets, "
                    "ids; not cached); cnn-lstm and transformer only")
+    p.add_argument("--repair", action="store_true",
+                   help="first check the cache against its checksums: drop damaged rows (computed again in this "
+                   "run) and move unreadable files aside (default: damage is an error naming the file)")
     p.add_argument("--threads", type=int, metavar="N", help="CPU threads for torch")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     # Checked by bioseq.cli.main before run(): no output may be one of the inputs.
     p.set_defaults(run=run, reads=("model", "input"), writes=("output",))
     return p
+
+
+def report_check(command: str, cache: str, check: Any) -> None:
+    """One line on stderr about what a cache check or repair found."""
+    what = "intact" if check.ok else f"{check.damaged_rows} damaged rows dropped"
+    if check.damaged_files:
+        what += f"; unreadable files moved aside: {', '.join(check.moved_aside or check.damaged_files)}"
+    print(f"bioseq {command}: {cache}: {check.rows} rows {what}", file=sys.stderr)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -55,6 +67,10 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError("nothing to write: give --cache CACHE.h5 and/or -o OUT.h5")
     set_threads(args.threads)
     model = load(args.model)
+    if args.repair and args.cache is not None:
+        from bioseq.embed.cache_writer import repair_cache
+
+        report_check("embed", args.cache, repair_cache(args.cache))
     inputs = args.input[0] if len(args.input) == 1 else args.input
     if args.per_position:
         from bioseq.embed.positions import write_positions

@@ -24,11 +24,16 @@ import h5py
 import numpy as np
 
 from bioseq._version import __version__
-from bioseq.errors import CacheError, ConfigError
+from bioseq.errors import CacheError, ConfigError, DamagedCacheError
 from bioseq.io.sources import normalise_sequence
 
 FORMAT = "bioseq-embedding-cache"
 FORMAT_VERSION = 1
+# What to do about damage, said once in every DamagedCacheError.
+REPAIR_HINT = (
+    "the file is damaged; `bioseq cache repair CACHE` keeps the intact rows and "
+    "`bioseq embed --repair` also recomputes the lost ones"
+)
 KEY_BYTES = 16
 KEY_DTYPE = np.dtype(f"S{KEY_BYTES}")
 DTYPES = ("float32", "float16")
@@ -138,16 +143,33 @@ def _write_root_attrs(f: h5py.File, kind: str) -> None:
 def _create_datasets(g: h5py.Group, n: int, dim: int, dtype: np.dtype, compression: str) -> None:
     target = CHUNK_BYTES if compression == "none" else CHUNK_BYTES_COMPRESSED
     chunk_rows = max(1, target // max(1, dtype.itemsize * dim))
+    # fletcher32: HDF5 checks every chunk on read, so a flipped byte is an error, never a served value.
     g.create_dataset("embeddings", shape=(n, dim), maxshape=(None, dim), dtype=dtype,
-                     chunks=(chunk_rows, dim), **_h5_compression(compression))
+                     chunks=(chunk_rows, dim), fletcher32=True, **_h5_compression(compression))
     key_chunk = max(1024, min(65536, n))
-    g.create_dataset("keys", shape=(n,), maxshape=(None,), dtype=KEY_DTYPE, chunks=(key_chunk,))
+    g.create_dataset("keys", shape=(n,), maxshape=(None,), dtype=KEY_DTYPE, chunks=(key_chunk,), fletcher32=True)
+    # Variable-length strings take no HDF5 filter: the ids are sealed by a digest instead (seal_ids).
     g.create_dataset("ids", shape=(n,), maxshape=(None,), dtype=_STR, chunks=(key_chunk,))
+
+
+IDS_DIGEST = "ids_sha256"
+
+
+def ids_digest(ids: np.ndarray) -> str:
+    """sha256 hex over the ids joined by NUL, in row order (one C-level pass)."""
+    return hashlib.sha256("\0".join(ids.tolist()).encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def seal_ids(g: h5py.Group) -> None:
+    """Store the digest of ``g``'s ids once they are all written (checked by every read of them)."""
+    ids = g["ids"]
+    g.attrs[IDS_DIGEST] = ids_digest(ids.asstr()[()] if ids.shape[0] else np.empty(0, dtype=object))
 
 
 def _set_group_attrs(g: h5py.Group, attrs: dict[str, Any]) -> None:
     for key, value in attrs.items():
-        g.attrs[key] = value
+        if key != IDS_DIGEST:  # a digest describes one file's ids: seal_ids writes it afresh
+            g.attrs[key] = value
     g.attrs["bioseq_version"] = __version__
     g.attrs["format_version"] = FORMAT_VERSION
     if not attrs.get("created"):
@@ -175,9 +197,11 @@ def _open_h5(path: Path) -> h5py.File:
     except FileNotFoundError:
         raise
     except (OSError, ValueError) as exc:
-        raise CacheError(
-            f"cannot open embedding cache (corrupt or truncated HDF5 file?): {exc}", path=path
-        ) from exc
+        if "signature not found" in str(exc):
+            raise CacheError("not an HDF5 file: an embedding cache is HDF5 written by `bioseq embed`",
+                             path=path) from exc
+        raise DamagedCacheError(f"cannot open the HDF5 file (truncated or damaged: {exc}); {REPAIR_HINT}",
+                                path=path) from exc
 
 
 def _attr_str(value: Any) -> str:
@@ -197,7 +221,7 @@ def _group_attrs(group: h5py.Group, path: Path) -> dict[str, Any]:
             "created": _attr_str(a.get("created", "")),
         }
         json.loads(attrs["tokenizer_config"])
-    except (KeyError, ValueError, TypeError) as exc:
+    except (KeyError, ValueError, TypeError, OSError) as exc:
         raise CacheError(f"group {group.name!r} lacks valid attributes ({exc})", path=path) from exc
     for key, value in a.items():  # keep extra attributes (arch, labels...) through folds
         if key not in attrs:
@@ -260,8 +284,9 @@ class _H5Source(_Source):
         try:
             self.keys = keys[()] if keys.shape[0] else np.empty(0, KEY_DTYPE)
         except OSError as exc:
-            raise CacheError(f"cannot read {group.name}/keys: {exc}", path=path) from exc
+            raise DamagedCacheError(f"cannot read {group.name}/keys ({exc}); {REPAIR_HINT}", path=path) from exc
         self.compression = emb.compression or "none"
+        self.checksummed = bool(emb.fletcher32)  # files written before checksums: no
         row_bytes = max(1, emb.dtype.itemsize * dim)
         self.chunk_rows = emb.chunks[0] if emb.chunks else max(1, CHUNK_BYTES // row_bytes)
         # Dataset handles are kept, not looked up per read: a group lookup costs
@@ -282,14 +307,22 @@ class _H5Source(_Source):
             try:
                 return _read_rows(emb, rows, self.chunk_rows)
             except OSError as exc:
-                raise CacheError(f"cannot read {self.group_name}/embeddings: {exc}", path=self.path) from exc
+                raise DamagedCacheError(
+                    f"cannot read {self.group_name}/embeddings ({exc}); {REPAIR_HINT}", path=self.path
+                ) from exc
 
     def read_ids(self) -> np.ndarray:
         with self._datasets() as (_, ids):
             try:
-                return ids.asstr()[()] if ids.shape[0] else np.empty(0, dtype=object)
+                values = ids.asstr()[()] if ids.shape[0] else np.empty(0, dtype=object)
+                sealed = self.attrs.get(IDS_DIGEST)  # files written before the digest: unchecked
+                if sealed is not None and ids_digest(values) != sealed:
+                    raise OSError("the ids do not match their digest")
+                return values
             except (OSError, UnicodeDecodeError) as exc:
-                raise CacheError(f"cannot read {self.group_name}/ids: {exc}", path=self.path) from exc
+                raise DamagedCacheError(
+                    f"cannot read {self.group_name}/ids ({exc}); {REPAIR_HINT}", path=self.path
+                ) from exc
 
 
 class _MemorySource(_Source):
@@ -350,7 +383,18 @@ def _read_rows(ds: h5py.Dataset, rows: np.ndarray, chunk_rows: int) -> np.ndarra
 
 
 def _sources_in_file(f: h5py.File, path: Path, keep_open: bool = True) -> list[_H5Source]:
-    """Validate the layout of one cache, segment or export file; one source per fingerprint."""
+    """Validate the layout of one cache, segment or export file; one source per fingerprint.
+
+    Damaged HDF5 metadata (object headers, attributes, the group index) is a
+    :class:`DamagedCacheError` naming the file, never an ``OSError``.
+    """
+    try:
+        return _sources_in_file_unchecked(f, path, keep_open)
+    except OSError as exc:
+        raise DamagedCacheError(f"damaged HDF5 metadata ({exc}); {REPAIR_HINT}", path=path) from exc
+
+
+def _sources_in_file_unchecked(f: h5py.File, path: Path, keep_open: bool) -> list[_H5Source]:
     fmt = _attr_str(f.attrs.get("format", ""))
     if fmt != FORMAT:
         raise CacheError(f"not a bioseq embedding cache (format attribute {fmt!r}, expected {FORMAT!r})",

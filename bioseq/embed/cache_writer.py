@@ -17,6 +17,7 @@ import shutil
 import time
 import uuid
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,8 @@ from bioseq.embed.cache_format import (
     KEY_DTYPE,
     EmbeddingBatch,
     _create_datasets,
+    _H5Source,
+    _list_segments,
     _MemorySource,
     _open_h5,
     _set_group_attrs,
@@ -36,9 +39,10 @@ from bioseq.embed.cache_format import (
     check_options,
     lock_path,
     parts_dir,
+    seal_ids,
 )
 from bioseq.embed.cache_view import _Opened, _View
-from bioseq.errors import CacheError
+from bioseq.errors import CacheError, DamagedCacheError
 from bioseq.io.atomic import AtomicWriter, atomic_path, remove_stale_temps
 
 try:  # POSIX only; elsewhere one writer per cache is the user's job
@@ -46,7 +50,7 @@ try:  # POSIX only; elsewhere one writer per cache is the user's job
 except ImportError:  # pragma: no cover
     fcntl = None  # type: ignore[assignment]
 
-__all__ = ["CacheWriter", "compact", "merge_caches"]
+__all__ = ["CacheCheck", "CacheWriter", "compact", "merge_caches", "repair_cache", "verify_cache"]
 
 
 class _WriterLock:
@@ -103,7 +107,7 @@ def _write_view(f: h5py.File, view: _View, compression: str) -> int:
     first = view.sources[0] if view.sources else None
     copied = 0
     if (first is not None and first.group is not None and first.unique_keys and first.compression == compression
-            and len(view.kept[0]) == len(first)):
+            and first.checksummed and len(view.kept[0]) == len(first)):
         f.copy(first.group, name)
         copied = len(first)
         for ds in ("embeddings", "keys", "ids"):
@@ -118,6 +122,7 @@ def _write_view(f: h5py.File, view: _View, compression: str) -> int:
         pos += len(batch.keys)
     if pos != n:  # pragma: no cover - an internal invariant
         raise AssertionError(f"wrote {pos} rows of {n}")
+    seal_ids(g)
     return n
 
 
@@ -300,6 +305,121 @@ def compact(path: str | os.PathLike[str], compression: str | None = None) -> boo
             return False
         _replace_main(path, opened.sorted_views(), compression or opened.root_compression() or "none")
         return True
+
+
+@dataclass
+class CacheCheck:
+    """What :func:`verify_cache` or :func:`repair_cache` found.
+
+    Attributes:
+        rows: intact rows (all files, before deduplication).
+        damaged_rows: rows in chunks that fail their checksum (or cannot be read).
+        damaged_files: files that cannot be opened or whose metadata is damaged
+            (their rows are not counted: they cannot be read).
+        moved_aside: where :func:`repair_cache` put those files (``<name>.damaged-<n>``).
+        unchecked_files: files written before checksums existed (read, but
+            their values cannot be verified; the next fold adds checksums).
+    """
+
+    rows: int = 0
+    damaged_rows: int = 0
+    damaged_files: list[str] = field(default_factory=list)
+    moved_aside: list[str] = field(default_factory=list)
+    unchecked_files: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.damaged_rows and not self.damaged_files
+
+
+def _intact_rows(src: _H5Source) -> np.ndarray:
+    """Local rows of ``src`` whose embedding chunk passes its checksum (keys were checked on open)."""
+    good = []
+    with src._datasets() as (emb, _ids):
+        for lo in range(0, len(src), src.chunk_rows):
+            hi = min(lo + src.chunk_rows, len(src))
+            try:
+                emb[lo:hi]
+            except OSError:
+                continue
+            good.append(np.arange(lo, hi, dtype=np.int64))
+    if good:
+        try:
+            src.read_ids()
+        except DamagedCacheError:
+            return np.empty(0, dtype=np.int64)  # ids unusable: no row of this source can be trusted
+    return np.concatenate(good) if good else np.empty(0, dtype=np.int64)
+
+
+def _scan(path: Path, check: CacheCheck, views: dict[str, _View], files: list[h5py.File]) -> list[Path]:
+    """Read every file of the cache, adding intact rows to ``views``; return the damaged files."""
+    damaged = []
+    for file in ([path] if path.exists() else []) + _list_segments(path):
+        try:
+            f = _open_h5(file)
+            files.append(f)
+            sources = _sources_in_file(f, file)
+        except DamagedCacheError:
+            damaged.append(file)
+            check.damaged_files.append(str(file))
+            continue
+        for src in sources:
+            if not src.checksummed:
+                check.unchecked_files.append(str(file))
+            rows = _intact_rows(src)
+            check.rows += len(rows)
+            check.damaged_rows += len(src) - len(rows)
+            fp = src.attrs["model_fingerprint"]
+            views.setdefault(fp, _View(src.attrs)).add_source(src, rows=rows)
+    return damaged
+
+
+def verify_cache(path: str | os.PathLike[str]) -> CacheCheck:
+    """Read every chunk of a cache against its checksums; change nothing (``bioseq cache verify``)."""
+    path, files = Path(path), []
+    check = CacheCheck()
+    try:
+        with _WriterLock(path):
+            _scan(path, check, {}, files)
+    finally:
+        for f in files:
+            f.close()
+    return check
+
+
+def repair_cache(path: str | os.PathLike[str]) -> CacheCheck:
+    """Keep the intact rows of a damaged cache and drop the rest (``bioseq cache repair``).
+
+    Rows in chunks that fail their checksum are dropped (``bioseq embed``
+    computes them again when next asked for them); a file that cannot be opened
+    at all is moved aside as ``<name>.damaged-<n>``, never deleted. A cache
+    without damage is left untouched.
+    """
+    path, files = Path(path), []
+    check = CacheCheck()
+    views: dict[str, _View] = {}
+    try:
+        with _WriterLock(path):
+            damaged = _scan(path, check, views, files)
+            if check.ok:
+                return check
+            for file in damaged:
+                check.moved_aside.append(str(_move_aside(file, path)))
+            compression = next((v.sources[0].compression for v in views.values() if v.sources), "none")
+            _replace_main(path, [views[fp] for fp in sorted(views)], compression)
+    finally:
+        for f in files:
+            f.close()
+    return check
+
+
+def _move_aside(file: Path, cache: Path) -> Path:
+    n = 1
+    while (cache.parent / f"{file.name}.damaged-{n}").exists():
+        n += 1
+    dest = cache.parent / f"{file.name}.damaged-{n}"
+    os.replace(file, dest)
+    return dest
 
 
 def merge_caches(

@@ -34,6 +34,7 @@ from bioseq.embed.cache_format import (
     _write_root_attrs,
     _write_rows,
     check_options,
+    seal_ids,
     sequence_keys,
 )
 from bioseq.embed.cache_writer import CacheWriter
@@ -297,6 +298,7 @@ class ExportWriter(AtomicWriter):
         self.n += len(batch.keys)
 
     def _commit(self) -> None:
+        seal_ids(self._f)
         self._f.close()
         self._tmp.__exit__(None, None, None)  # fsync and rename into place
 
