@@ -12,6 +12,7 @@ file), in input order.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import sys
@@ -22,10 +23,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from tqdm.auto import tqdm
 
 from bioseq.errors import BioseqError
 from bioseq.io.sources import is_path_like, iter_source_columns
 from bioseq.io.writers import PredictionBatch, PredictionWriter
+from bioseq.models.inference import PIECES_PER_STEP
 
 if TYPE_CHECKING:
     from bioseq.models.classifier import Classifier as Model
@@ -78,18 +81,59 @@ def iter_predictions(
     chunk_size: int = CHUNK_SIZE,
     *,
     allow_empty: bool = False,
+    bar: ProgressBar | None = None,
 ) -> Iterator[tuple[list[str], np.ndarray]]:
     """``(ids, probs float32 (n_chunk, C))`` per input chunk, in input order (``allow_empty``: see
-    :func:`iter_chunks`)."""
+    :func:`iter_chunks`; ``bar``: progress shown while the chunk is scored)."""
     where = None
     if is_path_like(source):
         where = ", ".join(map(os.fspath, source)) if isinstance(source, (list, tuple)) else os.fspath(source)
     for ids, seqs in iter_chunks(model, source, chunk_size, allow_empty=allow_empty):
         try:
-            probs = model.predict_proba_sequences(seqs, batch_size=batch_size, both_strands=both_strands, ids=ids)
+            probs = model.predict_proba_sequences(
+                seqs, batch_size=batch_size, both_strands=both_strands, ids=ids,
+                progress=None if bar is None else bar.windows,
+            )
         except BioseqError as exc:  # the tokenizer names the record; add the file
             raise (exc.located(where) if where else exc) from None
+        if bar is not None:
+            bar.records(len(ids))
         yield ids, probs
+
+
+class ProgressBar:
+    """Progress of a prediction on stderr: records written, and the windows of a long record.
+
+    A chunk of short records moves the records bar; a chunk whose windows take
+    several scoring steps (a chromosome-sized record) also shows a windows bar,
+    so a 50 Mb record is never minutes of silence.
+    """
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self._records = tqdm(desc="predict", unit=" seq", disable=not enabled, file=sys.stderr, dynamic_ncols=True)
+        self._windows: Any = None
+
+    def records(self, n: int) -> None:
+        self._records.update(n)
+
+    def windows(self, done: int, total: int) -> None:
+        if not self.enabled or total <= PIECES_PER_STEP:
+            return
+        if self._windows is None or self._windows.total != total or done < self._windows.n:
+            self._close_windows()
+            self._windows = tqdm(desc="windows", unit=" win", total=total, leave=False, file=sys.stderr,
+                                 dynamic_ncols=True)
+        self._windows.update(done - self._windows.n)
+
+    def _close_windows(self) -> None:
+        if self._windows is not None:
+            self._windows.close()
+            self._windows = None
+
+    def close(self) -> None:
+        self._close_windows()
+        self._records.close()
 
 
 def predict(
@@ -124,6 +168,7 @@ def predict_to_file(
     chunk_size: int = CHUNK_SIZE,
     *,
     allow_empty: bool = False,
+    progress: bool = False,
 ) -> int:
     """Write the prediction table for ``source`` to ``output`` (``"-"``: stdout).
 
@@ -134,6 +179,7 @@ def predict_to_file(
     An input file without records raises :class:`~bioseq.errors.EmptyInputError`
     (naming the file) unless ``allow_empty``: then the table holds the header
     only, which ``bioseq gather`` concatenates like any other shard's table.
+    ``progress``: bars on stderr (:class:`ProgressBar`).
 
     Returns:
         The number of records written.
@@ -141,16 +187,19 @@ def predict_to_file(
     if os.fspath(output) == "-":
         with tempfile.TemporaryDirectory(prefix="bioseq-predict-") as tmp:
             table = Path(tmp) / "predictions.tsv"
-            n = predict_to_file(model, source, table, batch_size, both_strands, chunk_size, allow_empty=allow_empty)
+            n = predict_to_file(
+                model, source, table, batch_size, both_strands, chunk_size, allow_empty=allow_empty, progress=progress
+            )
             with open(table, encoding="utf-8") as fh:
                 shutil.copyfileobj(fh, sys.stdout)
             sys.stdout.flush()
         return n
     multilabel = model.task == "multilabel"
     n = 0
-    with PredictionWriter(output, model.labels, multilabel=multilabel) as writer:
+    bar = ProgressBar(progress)
+    with PredictionWriter(output, model.labels, multilabel=multilabel) as writer, contextlib.closing(bar):
         for ids, probs in iter_predictions(
-            model, source, batch_size, both_strands, chunk_size, allow_empty=allow_empty
+            model, source, batch_size, both_strands, chunk_size, allow_empty=allow_empty, bar=bar
         ):
             predicted: list[Any] = model.decide(probs)
             if multilabel:

@@ -269,3 +269,31 @@ def test_cli_predict_allow_empty(model, tmp_path, capsys):
     assert cli_main(["predict", str(bundle), str(empty), "-o", str(out), "--allow-empty", "--threads", "1"]) == 0
     assert out.read_text() == "id\tpredicted\tprob_x\tprob_y\n"
     assert "0 records" in capsys.readouterr().err
+
+
+def test_windows_of_a_long_record_are_scored_in_bounded_steps_with_progress(model, monkeypatch):
+    """A record of many windows gives the same probabilities scored a few windows at a time;
+    progress is reported after every step, ending at the total."""
+    from bioseq.data.windows import apply_policy_batch, count_pieces
+    from bioseq.models import inference
+
+    rng = random.Random(7)
+    seqs = [rand_seq(rng, 1000), rand_seq(rng, 20), rand_seq(rng, 333)]
+    whole = model.predict_proba_sequences(seqs)
+    steps: list[tuple[int, int]] = []
+    monkeypatch.setattr(inference, "PIECES_PER_STEP", 5)
+    streamed = model.predict_proba_sequences(seqs, progress=lambda done, total: steps.append((done, total)))
+    np.testing.assert_allclose(streamed, whole, atol=1e-6)
+    policy = model.long_input
+    n_windows = len(apply_policy_batch(seqs, policy["max_bases"], "windows", policy["overlap"])[0])
+    assert count_pieces(seqs, policy["max_bases"], "windows", policy["overlap"]) == n_windows > 50
+    assert [d for d, _ in steps] == [*range(5, n_windows, 5), n_windows]
+    assert {t for _, t in steps} == {n_windows}
+
+
+def test_predict_progress_bar_counts_records_on_stderr(model, tmp_path, capsys):
+    rng = random.Random(8)
+    fa = write_fasta(tmp_path / "in.fa", [(f"s{i}", rand_seq(rng, 40)) for i in range(7)])
+    assert predict_to_file(model, fa, tmp_path / "out.tsv", progress=True) == 7
+    err = capsys.readouterr().err
+    assert "predict" in err and "7" in err

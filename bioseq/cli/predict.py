@@ -40,6 +40,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         "(for a workflow's shards, which are empty when an input has fewer records than shards)",
     )
     p.add_argument("--threads", type=int, metavar="N", help="CPU threads for torch")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar (shown when stderr is a terminal)")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"], help="default: cuda if available")
     # Checked by bioseq.cli.main before run(): no output may be one of the inputs.
     p.set_defaults(run=run, reads=("model", "input", "head", "cache"), writes=("output",))
@@ -68,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
             raise ConfigError("--cache is used with --head only")
         n = predict_to_file(
             model, source, args.output, batch_size=args.batch_size, both_strands=args.both_strands,
-            allow_empty=args.allow_empty,
+            allow_empty=args.allow_empty, progress=not args.no_progress and sys.stderr.isatty(),
         )
     if args.output != "-":
         print(f"bioseq predict: {n} records -> {args.output}", file=sys.stderr)

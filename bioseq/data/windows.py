@@ -20,7 +20,7 @@ Sequences no longer than ``max_len`` always pass through unchanged.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import TypeVar
 
 import numpy as np
@@ -96,6 +96,47 @@ def apply_policy_batch(
         pieces.extend(cut)
         owners.extend([i] * len(cut))
     return pieces, np.asarray(owners, dtype=np.int64)
+
+
+def iter_piece_groups(
+    seqs: Sequence[str], max_len_bases: int | None, policy: str = DEFAULT_PREDICT_POLICY, overlap: int = 0,
+    limit: int = 4096,
+) -> Iterator[tuple[list[str], np.ndarray]]:
+    """:func:`apply_policy_batch` in groups of at most ``limit`` pieces, made lazily.
+
+    A 50 Mb record cut into 1 kb windows is 100k windows: made all at once they
+    would cost gigabytes, in groups they cost ``limit`` windows at a time
+    whatever the record's length. ``max_len_bases=None``: every sequence is one
+    piece. Yields ``(pieces, owners)`` as :func:`apply_policy_batch` does, in order.
+    """
+    if limit < 1:
+        raise ConfigError(f"limit must be >= 1, got {limit}")
+    pieces: list[str] = []
+    owners: list[int] = []
+    for i, s in enumerate(seqs):
+        if max_len_bases is None or len(s) <= max_len_bases or policy != "windows":
+            cuts: Iterable[str] = [s] if max_len_bases is None else apply_policy(s, max_len_bases, policy, overlap)
+        else:
+            if not 0 <= overlap < max_len_bases:
+                raise ConfigError(f"window overlap must be in [0, {max_len_bases}), got {overlap}")
+            starts = window_starts(len(s), max_len_bases, max_len_bases - overlap)
+            cuts = (s[a : a + max_len_bases] for a in starts)
+        for piece in cuts:
+            pieces.append(piece)
+            owners.append(i)
+            if len(pieces) == limit:
+                yield pieces, np.asarray(owners, dtype=np.int64)
+                pieces, owners = [], []
+    if pieces:
+        yield pieces, np.asarray(owners, dtype=np.int64)
+
+
+def count_pieces(seqs: Sequence[str], max_len_bases: int | None, policy: str, overlap: int = 0) -> int:
+    """How many pieces :func:`iter_piece_groups` will make (arithmetic only: no slicing)."""
+    if max_len_bases is None or policy != "windows":
+        return len(seqs)
+    step = max_len_bases - overlap
+    return sum(1 if len(s) <= max_len_bases else len(window_starts(len(s), max_len_bases, step)) for s in seqs)
 
 
 def aggregate(probs: np.ndarray, owners: np.ndarray, n_seqs: int) -> np.ndarray:

@@ -75,11 +75,14 @@ def _fasta_chunks(handle: IO[bytes], path: str, chunk_size: int | None = None) -
             continue
         parts.append(data[:cut])
         chunk = b"".join(parts)
+        parts = [data[cut + 1 :]]  # before the yield: the joined parts are not kept twice
+        del data
         yield line, chunk
         line += _newlines(chunk) + 1
-        parts = [data[cut + 1 :]]
+        del chunk  # a chromosome-sized record is held once, by the consumer
     if parts:
-        yield line, b"".join(parts)
+        chunk, parts = b"".join(parts), None
+        yield line, chunk
 
 
 def _chunk_fields(chunk: bytes) -> list[str] | None:
@@ -140,13 +143,16 @@ def _sparse_records(chunk: bytes) -> tuple[list[str], list[bytes]] | None:
     None when a header is not UTF-8 (the slow path names it)."""
     heads: list[str] = []
     bodies: list[bytes] = []
-    for record in chunk[1:].split(b"\n>"):
-        head, _, body = record.partition(b"\n")
+    # One record (a chromosome) is not split: no copy of a chunk that may be 100 MB.
+    records = chunk.split(b"\n>") if b"\n>" in chunk else [chunk]
+    for i, record in enumerate(records):
+        nl = record.find(b"\n")
+        end = len(record) if nl < 0 else nl
         try:
-            heads.append(head.decode())
+            heads.append(record[1 if i == 0 else 0 : end].decode())
         except UnicodeDecodeError:
             return None
-        bodies.append(body.replace(b"\n", b""))
+        bodies.append(record[end + 1 :].replace(b"\n", b""))
     return heads, bodies
 
 

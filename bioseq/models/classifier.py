@@ -265,13 +265,14 @@ class Classifier:
         batch_size: int = 256,
         both_strands: bool = False,
         ids: Sequence[str] | None = None,
+        progress: Any = None,
     ) -> np.ndarray:
         """Class probabilities, float32 ``(n, C)`` in input order
         (:func:`~bioseq.models.inference.score_sequences`)."""
         from bioseq.models.inference import score_sequences
 
         return score_sequences(
-            self, seqs, output="probs", batch_size=batch_size, both_strands=both_strands, ids=ids
+            self, seqs, output="probs", batch_size=batch_size, both_strands=both_strands, ids=ids, progress=progress
         )
 
     def embed_sequences(
@@ -280,13 +281,14 @@ class Classifier:
         batch_size: int = 256,
         both_strands: bool = False,
         ids: Sequence[str] | None = None,
+        progress: Any = None,
     ) -> np.ndarray:
         """Pooled embeddings (the head's input), float32 ``(n, embedding_dim)``; long
         inputs: mean over windows."""
         from bioseq.models.inference import score_sequences
 
         return score_sequences(
-            self, seqs, output="features", batch_size=batch_size, both_strands=both_strands, ids=ids
+            self, seqs, output="features", batch_size=batch_size, both_strands=both_strands, ids=ids, progress=progress
         )
 
     def embed_positions(

@@ -24,12 +24,15 @@ import numpy as np
 
 from bioseq.alphabets import get_alphabet
 from bioseq.data.batching import collate, padded_to_list
-from bioseq.data.windows import aggregate, apply_policy_batch
+from bioseq.data.windows import count_pieces, iter_piece_groups
 from bioseq.device import autocast
 from bioseq.errors import AlphabetError, ConfigError
 from bioseq.tasks import probabilities
 
 OUTPUTS = ("logits", "features")
+# Windows made, encoded and scored at a time (a few MB of letters and tokens).
+PIECES_PER_STEP = 4096
+Progress = Callable[[int, int], None]
 
 
 def run_net(
@@ -115,22 +118,34 @@ def _autocast(device: Any, dtype: Any) -> Any:
 
 
 def encode_pieces(model: Any, seqs: Sequence[str], ids: Sequence[str] | None) -> tuple[list[np.ndarray], np.ndarray]:
-    """Token arrays of every piece the long-input policy cuts ``seqs`` into.
+    """Token arrays of every piece the long-input policy cuts ``seqs`` into, all at once
+    (the trainer's validation set; prediction streams them: :func:`score_sequences`).
 
     Returns:
         ``(tokens, owner)``: one unpadded token array per piece, and int64
         ``(n_pieces,)`` the index of the sequence each piece belongs to.
     """
+    max_len, policy, overlap = _policy(model)
+    tokens: list[np.ndarray] = []
+    owners: list[np.ndarray] = []
+    for pieces, owner in iter_piece_groups(seqs, max_len, policy, overlap, limit=PIECES_PER_STEP):
+        tokens += _encode(model, pieces, owner, ids)
+        owners.append(owner)
+    return tokens, (np.concatenate(owners) if owners else np.zeros(0, np.int64))
+
+
+def _policy(model: Any) -> tuple[int | None, str, int]:
+    """``(max_bases or None, policy, overlap)`` of the model's long-input policy."""
     policy = model.long_input
     if policy.get("policy", "none") == "none":
-        pieces, owner = list(seqs), np.arange(len(seqs), dtype=np.int64)
-    else:
-        pieces, owner = apply_policy_batch(
-            list(seqs), int(policy["max_bases"]), policy["policy"], int(policy.get("overlap", 0))
-        )
+        return None, "none", 0
+    return int(policy["max_bases"]), policy["policy"], int(policy.get("overlap", 0))
+
+
+def _encode(model: Any, pieces: list[str], owner: np.ndarray, ids: Sequence[str] | None) -> list[np.ndarray]:
     piece_ids = None if ids is None else [ids[i] for i in owner]
     mat, lengths = model.tokenizer.encode_batch(pieces, ids=piece_ids)
-    return padded_to_list(mat, lengths), owner
+    return padded_to_list(mat, lengths)
 
 
 def check_letters(alphabet: str, seqs: Sequence[str], ids: Sequence[str] | None) -> None:
@@ -157,6 +172,7 @@ def score_sequences(
     batch_size: int = 256,
     both_strands: bool = False,
     ids: Sequence[str] | None = None,
+    progress: Progress | None = None,
 ) -> np.ndarray:
     """Probabilities or pooled features of sequences held in memory.
 
@@ -167,9 +183,13 @@ def score_sequences(
         batch_size: sequences (windows) per forward pass.
         both_strands: average with the reverse complement (DNA/RNA only).
         ids: record ids, only to name a record in error messages.
+        progress: called as ``progress(pieces done, pieces in all)`` after each step
+            (per strand), so a caller can show progress through a long record.
 
     Long inputs are cut by the model's long-input policy; the probabilities
-    (features) of a sequence's windows are averaged.
+    (features) of a sequence's windows are averaged. Windows are made, encoded
+    and scored :data:`PIECES_PER_STEP` at a time, so memory is bounded by that
+    step and the record itself, not by the number of windows.
     """
     seqs = list(seqs)
     width = model.n_classes if output == "probs" else model.embedding_dim
@@ -183,17 +203,32 @@ def score_sequences(
         strands.append([alpha.reverse_complement(s) for s in seqs])
     total = np.zeros((len(seqs), width), np.float64)
     for strand in strands:
-        total += _score_one_strand(model, strand, output, batch_size, ids)
+        total += _score_one_strand(model, strand, output, batch_size, ids, progress)
     return (total / len(strands)).astype(np.float32)
 
 
-def _score_one_strand(model: Any, seqs: list[str], output: str, batch_size: int, ids: Any) -> np.ndarray:
+def _score_one_strand(
+    model: Any, seqs: list[str], output: str, batch_size: int, ids: Any, progress: Progress | None
+) -> np.ndarray:
+    """Mean over each sequence's pieces, computed :data:`PIECES_PER_STEP` pieces at a time."""
     if model.kind != "torch":
         check_letters(model.alphabet, seqs, ids)
         out = model.net.predict_proba(seqs) if output == "probs" else model.net.features(seqs)
         return np.asarray(out, np.float64)
-    tokens, owner = encode_pieces(model, seqs, ids)
-    return aggregate(piece_outputs(model, tokens, output, batch_size), owner, len(seqs))
+    max_len, policy, overlap = _policy(model)
+    total = count_pieces(seqs, max_len, policy, overlap)
+    sums = np.zeros((len(seqs), model.n_classes if output == "probs" else model.embedding_dim), np.float64)
+    counts = np.zeros(len(seqs), np.int64)
+    done = 0
+    for pieces, owner in iter_piece_groups(seqs, max_len, policy, overlap, limit=PIECES_PER_STEP):
+        values = piece_outputs(model, _encode(model, pieces, owner, ids), output, batch_size)
+        for j in range(values.shape[1]):
+            sums[:, j] += np.bincount(owner, weights=values[:, j], minlength=len(seqs))
+        counts += np.bincount(owner, minlength=len(seqs))
+        done += len(pieces)
+        if progress is not None:
+            progress(done, total)
+    return sums / counts[:, None]
 
 
 def piece_outputs(model: Any, tokens: Sequence[np.ndarray], output: str, batch_size: int) -> np.ndarray:
