@@ -110,6 +110,18 @@ def test_auto_refuses_options_it_cannot_honour():
         bioseq.train(records(), arch="auto", candidates=("kmer-linear", "auto"))
 
 
+def test_auto_is_a_training_mode_not_a_registry_name():
+    from bioseq.errors import PluginError
+    from bioseq.models import MODELS
+    from bioseq.plugins import Registry
+
+    assert "auto" not in MODELS.names()
+    reg = Registry("bioseq.models-test-auto", validate=MODELS._validate)
+    reg.register("auto", MODELS.get("kmer-linear"))  # a valid class, under the reserved name
+    with pytest.raises(PluginError, match="reserved"):
+        reg.get("auto")
+
+
 # ----------------------------------------------------------------------------- bundle round trip
 
 

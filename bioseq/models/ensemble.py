@@ -19,7 +19,8 @@ and the workflow take either.
   transformer k=4 stride 2) and long-input policy.
 
 "auto" is a training mode, not an architecture of the model registry: the
-ensemble is no registry entry and no plugin can be called "auto".
+ensemble is no registry entry, and the registry refuses a plugin named "auto"
+(:data:`bioseq.models.registry.AUTO`).
 
 Bundle layout (written by :func:`bioseq.bundle.save_bundle`, format version 3):
 tensors of member ``i`` under ``members.<i>.``; metadata ``arch: "auto"``,
@@ -40,9 +41,10 @@ import numpy as np
 from bioseq.errors import BundleError, ConfigError
 from bioseq.models.classifier import Classifier
 from bioseq.models.fingerprint import FINGERPRINT_FORMAT, canonical_json, compute_fingerprint
+from bioseq.models.registry import AUTO
 from bioseq.tasks import LabelEncoder
 
-ENSEMBLE_ARCH = "auto"
+ENSEMBLE_ARCH = AUTO  # the registry reserves the name
 ENSEMBLE_KIND = "ensemble"
 MEMBER_PREFIX = "members.{}."
 # The informational part of a member's metadata stored beside its configuration (not fingerprinted).
