@@ -7,7 +7,8 @@ pay for torch until a model is used):
 * :class:`KmerTokenizer` -- vectorised k-mer token ids for DNA, RNA and protein.
 * :func:`train` -- train a classifier and write a model bundle.
 * :class:`Model` -- what ``train`` and ``load`` return: predict, embed, save.
-* :func:`load` -- load a model bundle (never unpickles code) as a :class:`Model`.
+* :func:`load` -- load a model bundle (never unpickles code) as a :class:`Model`
+  (an ``--arch auto`` bundle: an :class:`EnsembleModel`, same methods).
 * :class:`EmbeddingCache` -- content-addressed HDF5 cache of embeddings.
 * :mod:`bioseq.errors` -- the exception classes.
 """
@@ -26,6 +27,7 @@ _LAZY = {
     "train": ("bioseq.api", "train"),
     "load": ("bioseq.api", "load"),
     "Model": ("bioseq.api", "Model"),
+    "EnsembleModel": ("bioseq.api", "EnsembleModel"),
     "EmbeddingCache": ("bioseq.embed.cache", "EmbeddingCache"),
 }
 

@@ -5,6 +5,9 @@ layer adds what a user does with one -- predict a file, stream a prediction
 table, embed through a cache, save -- by calling the packages that do each job
 (:mod:`bioseq.predict`, :mod:`bioseq.embed`, :mod:`bioseq.bundle`). Keeping
 those methods up here is what lets every lower layer import only downward.
+
+An ``--arch auto`` bundle loads as an :class:`EnsembleModel`: the same file-level
+methods on an :class:`~bioseq.models.ensemble.EnsembleClassifier`.
 """
 
 from __future__ import annotations
@@ -16,16 +19,17 @@ from typing import Any
 from bioseq import bundle
 from bioseq.embed.embed import embed as embed_records
 from bioseq.models.classifier import Classifier
+from bioseq.models.ensemble import EnsembleClassifier
 from bioseq.predict import Predictions, predict, predict_to_file
 from bioseq.training.api import train as train_classifier
 
 
-class Model(Classifier):
-    """A trained classifier (see :class:`~bioseq.models.classifier.Classifier`) with file-level methods."""
+class _FileMethods:
+    """What a user does with a trained model, for a classifier and an ensemble alike."""
 
     @classmethod
-    def wrap(cls, classifier: Classifier) -> Model:
-        """The same classifier (shared net and attributes) as a :class:`Model`."""
+    def wrap(cls, classifier: Any) -> Any:
+        """The same classifier (shared nets and attributes) as an instance of ``cls``."""
         if isinstance(classifier, cls):
             return classifier
         model = cls.__new__(cls)
@@ -60,14 +64,32 @@ class Model(Classifier):
 
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write the bundle (one safetensors file, atomically; :func:`bioseq.bundle.save_bundle`)."""
-        bundle.save_bundle(self, path)
+        bundle.save_bundle(self, path)  # type: ignore[arg-type]
 
 
-def load(path: str | os.PathLike[str], device: str = "cpu") -> Model:
-    """Load a model bundle (``bioseq.load``); never unpickles. See :func:`bioseq.bundle.load`."""
-    return bundle.load(path, device=device, cls=Model)
+class Model(_FileMethods, Classifier):
+    """A trained classifier (see :class:`~bioseq.models.classifier.Classifier`) with file-level methods."""
+
+
+class EnsembleModel(_FileMethods, EnsembleClassifier):
+    """An ``--arch auto`` ensemble (see :class:`~bioseq.models.ensemble.EnsembleClassifier`) with the
+    file-level methods of :class:`Model`."""
+
+
+def wrap(classifier: Classifier | EnsembleClassifier) -> Model | EnsembleModel:
+    """A trained classifier or ensemble as the user-facing :class:`Model` / :class:`EnsembleModel`."""
+    if isinstance(classifier, EnsembleClassifier):
+        return EnsembleModel.wrap(classifier)
+    return Model.wrap(classifier)
+
+
+def load(path: str | os.PathLike[str], device: str = "cpu") -> Model | EnsembleModel:
+    """Load a model bundle (``bioseq.load``); never unpickles. See :func:`bioseq.bundle.load`.
+
+    An ``--arch auto`` bundle gives an :class:`EnsembleModel`, any other a :class:`Model`."""
+    return bundle.load(path, device=device, cls=Model, ensemble_cls=EnsembleModel)  # type: ignore[return-value]
 
 
 @functools.wraps(train_classifier)
-def train(*args: Any, **kwargs: Any) -> Model:
-    return Model.wrap(train_classifier(*args, **kwargs))
+def train(*args: Any, **kwargs: Any) -> Model | EnsembleModel:
+    return wrap(train_classifier(*args, **kwargs))

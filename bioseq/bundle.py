@@ -9,6 +9,15 @@ rebuild and use the model::
     alphabet, labels, task, thresholds, long_input, data_fingerprint,
     selection_metric, metrics, history, training, created, fingerprint
 
+An ensemble (``bioseq train --arch auto``; :mod:`bioseq.models.ensemble`) is
+one bundle too: ``arch: "auto"``, ``kind: "ensemble"``, each member's tensors
+under ``members.<i>.``, and ``members`` (each member's configuration and
+validation record) and ``weights`` in the metadata, beside ``candidates`` (every
+trained candidate's validation metrics and weight). Ensembles are format
+version 3; single models are still written as version 2, which every bioseq
+since format 2 reads (a reader that knows only version 2 refuses an ensemble
+as newer than it reads, rather than misreading it).
+
 Loading parses the header ourselves before handing the file to safetensors, so
 every failure (not a safetensors file -- e.g. a ``torch.save`` pickle --,
 truncated, corrupt, no bioseq metadata, newer format, unknown architecture,
@@ -17,7 +26,8 @@ file. Nothing is ever unpickled.
 
 The stored ``fingerprint`` (:mod:`bioseq.models.fingerprint`, the model's
 identity for embedding caches) is checked on load, so a bundle whose weights or
-configuration changed after it was written is refused.
+configuration changed after it was written is refused; for an ensemble it
+covers every member's tensors and configuration and the weights.
 """
 
 from __future__ import annotations
@@ -34,19 +44,29 @@ import numpy as np
 from bioseq._version import __version__
 from bioseq.errors import BioseqError, BundleError
 from bioseq.io.atomic import atomic_path
+from bioseq.models.ensemble import ENSEMBLE_KIND, EnsembleClassifier
 from bioseq.models.fingerprint import FINGERPRINT_FORMAT, canonical_json, compute_fingerprint
 
 if TYPE_CHECKING:
     from bioseq.models.classifier import Classifier
 
 FORMAT_NAME = FINGERPRINT_FORMAT
-FORMAT_VERSION = 2  # 2: torch weights named trunk.* / pool.* / head.* (version 1 bundles still load)
+# The newest format this bioseq reads and writes. 2: torch weights named trunk.* / pool.* / head.*
+# (version 1 bundles still load); 3: ensembles (kind "ensemble"). Each bundle is written with the
+# oldest version that describes it, so single models stay readable by bioseq that knows only 2.
+FORMAT_VERSION = 3
+SINGLE_FORMAT_VERSION = 2
+_REQUIRED = {
+    "single": ("arch", "kind", "tokenizer", "labels", "task", "hparams"),
+    # an ensemble (format 3, new) must carry its fingerprint: it is what covers the members
+    ENSEMBLE_KIND: ("arch", "kind", "labels", "task", "alphabet", "members", "weights", "fingerprint"),
+}
 METADATA_KEY = "bioseq"
 _MAX_HEADER = 100 * 1024 * 1024  # safetensors' own limit
 
 
-def save_bundle(model: Classifier, path: str | os.PathLike[str]) -> Path:
-    """Write ``model`` to ``path`` atomically (a crash leaves the old file or none).
+def save_bundle(model: Classifier | EnsembleClassifier, path: str | os.PathLike[str]) -> Path:
+    """Write ``model`` (a classifier or an ensemble) to ``path`` atomically (a crash leaves the old file or none).
 
     Returns:
         The path written.
@@ -56,7 +76,8 @@ def save_bundle(model: Classifier, path: str | os.PathLike[str]) -> Path:
     tensors = {k: np.ascontiguousarray(v) for k, v in model.state_arrays().items()}
     meta = dict(model.metadata)
     meta.update(model.config())
-    meta.update(format=FORMAT_NAME, format_version=FORMAT_VERSION, bioseq_version=__version__)
+    version = FORMAT_VERSION if model.kind == ENSEMBLE_KIND else SINGLE_FORMAT_VERSION
+    meta.update(format=FORMAT_NAME, format_version=version, bioseq_version=__version__)
     meta.setdefault("created", _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"))
     meta["fingerprint"] = compute_fingerprint(tensors, meta)
     dest = Path(path)
@@ -137,7 +158,8 @@ def _check_metadata(text: str, path: Path) -> dict[str, Any]:
             f"{info.get('bioseq_version', '?')})",
             path=path,
         )
-    missing = [k for k in ("arch", "kind", "tokenizer", "labels", "task", "hparams") if k not in info]
+    required = _REQUIRED[ENSEMBLE_KIND if info.get("kind") == ENSEMBLE_KIND else "single"]
+    missing = [k for k in required if k not in info]
     if missing:
         raise BundleError(f"bioseq metadata lacks {', '.join(missing)}", path=path)
     return info
@@ -168,7 +190,12 @@ def read_arrays(path: str | os.PathLike[str]) -> tuple[dict[str, np.ndarray], di
     return tensors, info
 
 
-def load(path: str | os.PathLike[str], device: str = "cpu", cls: type[Classifier] | None = None) -> Classifier:
+def load(
+    path: str | os.PathLike[str],
+    device: str = "cpu",
+    cls: type[Classifier] | None = None,
+    ensemble_cls: type[EnsembleClassifier] | None = None,
+) -> Classifier | EnsembleClassifier:
     """Load a model bundle; never unpickles.
 
     Args:
@@ -176,6 +203,8 @@ def load(path: str | os.PathLike[str], device: str = "cpu", cls: type[Classifier
         device: ``cpu`` (default), ``cuda`` or ``auto`` for torch models.
         cls: the class to build (a :class:`~bioseq.models.classifier.Classifier`
             subclass; :func:`bioseq.load` asks for the user-facing ``Model``).
+        ensemble_cls: the class to build for an ensemble bundle (an
+            :class:`~bioseq.models.ensemble.EnsembleClassifier` subclass).
 
     Raises:
         BundleError: see the module docstring; the message names ``path``.
@@ -184,6 +213,8 @@ def load(path: str | os.PathLike[str], device: str = "cpu", cls: type[Classifier
 
     tensors, info = read_arrays(path)
     try:
+        if info.get("kind") == ENSEMBLE_KIND:
+            return (ensemble_cls or EnsembleClassifier).from_arrays(info, tensors, device=device)
         return (cls or Classifier).from_arrays(info, tensors, device=device)
     except BundleError as exc:
         if exc.path is None:

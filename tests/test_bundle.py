@@ -12,7 +12,7 @@ import torch
 from safetensors.numpy import save_file
 
 import bioseq
-from bioseq.bundle import FORMAT_VERSION, compute_fingerprint, read_arrays, read_metadata
+from bioseq.bundle import SINGLE_FORMAT_VERSION, compute_fingerprint, read_arrays, read_metadata
 from bioseq.errors import BundleError
 from bioseq.io.readers import SequenceItem
 
@@ -104,7 +104,7 @@ def test_metadata_contents(saved):
         "fingerprint",
     ):
         assert key in meta, key
-    assert meta["format_version"] == FORMAT_VERSION
+    assert meta["format_version"] == SINGLE_FORMAT_VERSION  # ensembles are FORMAT_VERSION (3)
     assert len(meta["data_fingerprint"]["train"]) == 64
     assert meta["history"][0]["epoch"] == 1
     assert meta["long_input"]["policy"] == "windows"

@@ -118,3 +118,34 @@ def test_errors_exit_1_with_message(tmp_path, capsys):
     assert "--hparams" in capsys.readouterr().err
     rc = main(["train", str(inp), "--arch", "cnn-lstm", "--hparams", '{"no_such_knob": 1}', "-o", str(bad)])
     assert rc == 1 and "no_such_knob" in capsys.readouterr().err
+
+
+def test_arch_auto_end_to_end(tmp_path, capsys):
+    """train --arch auto -> one bundle; predict, embed and info work on it; its log names the members."""
+    train, valid = write_fasta(tmp_path / "train.fa"), write_fasta(tmp_path / "valid.fa", 16, seed=1)
+    hp = {"cnn-lstm": HP, "transformer": {"d_model": 16, "n_layers": 1, "n_heads": 2, "max_tokens": 32}}
+    model, log = tmp_path / "auto.safetensors", tmp_path / "auto.jsonl"
+    args = ["train", str(train), "--valid", str(valid), "--arch", "auto", "--max-time", "0.3", "--epochs", "2",
+            "--batch-size", "8", "--threads", "1", "--hparams", json.dumps(hp), "--log", str(log), "-q",
+            "-o", str(model)]
+    assert main(args) == 0
+    assert not list(tmp_path.glob("*.ckpt"))  # auto keeps no checkpoint
+    rows = [json.loads(x) for x in log.read_text().splitlines()]
+    assert {r["member"] for r in rows} == {"kmer-linear", "cnn-lstm", "transformer"}
+    assert [r["epoch"] for r in rows] == list(range(1, len(rows) + 1))
+    inp = write_fasta(tmp_path / "query.fa", 7, seed=3, labelled=False)
+    out = tmp_path / "pred.tsv"
+    assert main(["predict", str(model), str(inp), "-o", str(out)]) == 0
+    table = out.read_text().splitlines()
+    assert table[0] == "id\tpredicted\tprob_a\tprob_b" and len(table) == 8
+    assert bioseq.load(model).arch == "auto"
+    assert main(["embed", str(model), str(inp), "--cache", str(tmp_path / "c.h5"), "-o", str(tmp_path / "e.h5")]) == 0
+    assert (tmp_path / "e.h5").stat().st_size > 0
+    assert main(["info", str(model)]) == 0
+    text = capsys.readouterr().out
+    assert "arch:         auto" in text and "members:" in text and "candidates:" in text
+    rc = main(["train", str(train), "--arch", "auto", "--kmer", "3", "-q", "-o", str(tmp_path / "x.safetensors")])
+    assert rc == 1 and "tokenizer" in capsys.readouterr().err
+    rc = main(["train", str(train), "--arch", "cnn-lstm", "--candidates", "kmer-linear", "-q",
+               "-o", str(tmp_path / "x.safetensors")])
+    assert rc == 1 and "arch auto" in capsys.readouterr().err

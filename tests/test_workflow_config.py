@@ -100,8 +100,10 @@ def test_default_config_plans_every_dataset_model_and_shard(tmp_path: Path) -> N
     }
     jobs = parse_jobs(res.stdout)
     preds = {j["output"] for j in jobs if j["rule"] == "gather_predictions"}
-    assert "results/predictions/splice_uci.cnn-lstm.test.tsv" in preds
-    train = [j for j in jobs if j["rule"] == "train" and "cnn-lstm" in j["wildcards"]]
+    # the default model is `arch: auto` (kmer-linear, cnn-lstm, transformer within 1.5 minutes)
+    assert "results/predictions/splice_uci.auto.test.tsv" in preds
+    train = [j for j in jobs if j["rule"] == "train" and "auto" in j["wildcards"]]
+    assert len(train) == 2
     # runtime = the --max-time budget (1.5 min, rounded up) + 15 min of margin
     assert all(j["resources"]["runtime"] == "17" for j in train)
     assert not (tmp_path / "results").exists() and not (tmp_path / "logs").exists()
@@ -282,6 +284,37 @@ def test_module_with_bad_config_names_key(tmp_path: Path) -> None:
     res = snakemake("-n", "--cores", "1", "--configfile", str(path), cwd=tmp_path, snakefile=example / "Snakefile")
     assert res.returncode != 0
     assert "'models.kmer-linear.arch'" in res.stderr + res.stdout
+
+
+def test_auto_model_reaches_train_with_candidates_and_per_candidate_hparams(workdir: Path) -> None:
+    cfg = yaml.safe_load((FIXTURES / "config_fast.yaml").read_text())
+    cfg["models"] = {"best": {"arch": "auto", "max_time": 0.5, "candidates": ["kmer-linear", "cnn-lstm"],
+                              "hparams": {"cnn-lstm": {"rnn_hidden": 8}}}}
+    path = write_config(workdir, cfg, "auto.yaml")
+    res = snakemake("-n", "-p", "--cores", "1", "--configfile", str(path), cwd=workdir)
+    assert res.returncode == 0, res.stderr + res.stdout
+    train = next(line for line in res.stdout.splitlines() if "bioseq train" in line)
+    assert "--arch auto" in train and "--candidates kmer-linear,cnn-lstm" in train
+    assert '--hparams \'{"cnn-lstm": {"rnn_hidden": 8}}\'' in train
+
+
+@pytest.mark.parametrize(
+    ("model", "key"),
+    [
+        ({"arch": "auto", "kmer": 3}, "models.m.kmer"),
+        ({"arch": "auto", "candidates": ["kmer-linear", "resnet"]}, "models.m.candidates[1]"),
+        ({"arch": "cnn-lstm", "candidates": ["kmer-linear"]}, "models.m.candidates"),
+    ],
+    ids=["kmer-with-auto", "unknown-candidate", "candidates-without-auto"],
+)
+def test_bad_auto_config_fails_before_any_job_naming_the_key(workdir: Path, model: dict, key: str) -> None:
+    cfg = yaml.safe_load((FIXTURES / "config_fast.yaml").read_text())
+    cfg["models"] = {"m": model}
+    path = write_config(workdir, cfg, "auto.yaml")
+    res = snakemake("-n", "--cores", "1", "--configfile", str(path), cwd=workdir)
+    assert res.returncode != 0
+    assert f"'{key}'" in res.stderr + res.stdout
+    assert not (workdir / "results").exists()
 
 
 def test_label_table_reaches_train_and_evaluate(workdir: Path) -> None:

@@ -23,6 +23,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 
 def summary(meta: dict[str, Any]) -> str:
     """Human-readable summary lines of bundle metadata."""
+    if meta.get("kind") == "ensemble":
+        return ensemble_summary(meta)
     tok = meta.get("tokenizer", {})
     data = meta.get("data_fingerprint") or {}
     lines = [
@@ -44,19 +46,67 @@ def summary(meta: dict[str, Any]) -> str:
         lines.append(
             f"validation:   {shown} (selected on {sel}, epoch {meta.get('best_epoch')}, stopped: {meta.get('stopped')})"
         )
-    if data:
-        lines.append(
-            f"trained on:   {data.get('n_train')} records ({data.get('train_source')}), "
-            f"validated on {data.get('n_valid')} ({data.get('valid_source')})"
-        )
-        lines.append(f"data sha256:  train {data.get('train')}  valid {data.get('valid')}")
-    lines += [
+    return "\n".join(lines + _data_lines(data) + _footer(meta))
+
+
+def _fmt(v: Any) -> str:
+    return f"{v:.4f}" if isinstance(v, float) else str(v)
+
+
+def _data_lines(data: dict[str, Any]) -> list[str]:
+    if not data:
+        return []
+    return [
+        f"trained on:   {data.get('n_train')} records ({data.get('train_source')}), "
+        f"validated on {data.get('n_valid')} ({data.get('valid_source')})",
+        f"data sha256:  train {data.get('train')}  valid {data.get('valid')}",
+    ]
+
+
+def _footer(meta: dict[str, Any]) -> list[str]:
+    return [
         f"epochs run:   {len(meta.get('history') or [])}",
         f"fingerprint:  {meta.get('fingerprint')}",
         f"created:      {meta.get('created')} by bioseq {meta.get('bioseq_version')} "
         f"(format {meta.get('format')} v{meta.get('format_version')})",
     ]
-    return "\n".join(lines)
+
+
+def ensemble_summary(meta: dict[str, Any]) -> str:
+    """Summary of an ``--arch auto`` bundle: the kept members with their weights, and every
+    candidate with its validation score (weight 0: trained but not kept)."""
+    sel = meta.get("selection_metric")
+    members = meta.get("members") or []
+    weights = meta.get("weights") or []
+    lines = [
+        f"arch:         auto (ensemble of {len(members)} member{'s' if len(members) != 1 else ''})",
+        f"task:         {meta.get('task')}",
+        f"labels:       {', '.join(meta.get('labels', []))}",
+        f"alphabet:     {meta.get('alphabet')}",
+    ]
+    metrics = meta.get("metrics") or {}
+    if metrics:
+        lines.append(f"validation:   {', '.join(f'{k}={_fmt(v)}' for k, v in metrics.items())} (selected on {sel})")
+    lines.append(f"members:      {'#':>2}  {'arch':<14}{'weight':>8}  {'valid ' + str(sel):>14}  tokenizer")
+    for i, (m, w) in enumerate(zip(members, weights, strict=False)):
+        tok = m.get("tokenizer") or {}
+        score = (m.get("metrics") or {}).get(sel)
+        lines.append(
+            f"              {i:>2}  {m.get('arch', '?'):<14}{w:>8.3f}  {_fmt(score):>14}  "
+            f"k={tok.get('k')} stride={tok.get('stride')}"
+        )
+    candidates = meta.get("candidates") or []
+    if candidates:
+        shown = ", ".join(
+            f"{c.get('arch')} {_fmt(c.get('selection_score'))} (weight {_fmt(float(c.get('weight') or 0.0))}, "
+            f"{_fmt(c.get('seconds'))} s)"
+            for c in candidates
+        )
+        lines.append(f"candidates:   {shown}")
+    training = meta.get("training") or {}
+    if training.get("max_time_min") is not None:
+        lines.append(f"budget:       {training['max_time_min']} min; {training.get('budget_split')}")
+    return "\n".join(lines + _data_lines(meta.get("data_fingerprint") or {}) + _footer(meta))
 
 
 def run(args: argparse.Namespace) -> int:

@@ -17,7 +17,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
             ".safetensors bundle. Alphabet, task (binary/multiclass/multilabel) and labels are inferred "
             "from the data; without --valid a stratified 10% of TRAIN is held out. Early stopping on "
             "validation MCC (macro-AUPRC for multilabel) keeps the best weights. Per-epoch metrics go to "
-            "--log as JSON lines; a checkpoint beside the output (MODEL.ckpt) allows --resume."
+            "--log as JSON lines; a checkpoint beside the output (MODEL.ckpt) allows --resume. "
+            "--arch auto trains kmer-linear, cnn-lstm and transformer (or --candidates) within --max-time "
+            "and keeps the best single member or a weighted ensemble of them, chosen on validation."
         ),
     )
     _add_data_arguments(p.add_argument_group("data and model"))
@@ -31,14 +33,32 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 def _add_data_arguments(p: argparse._ArgumentGroup) -> None:
     p.add_argument("train", nargs="+", metavar="TRAIN", help="labelled sequence file(s) (FASTA/FASTQ/...)")
     p.add_argument("--valid", nargs="+", metavar="VALID", help="labelled validation file(s)")
-    p.add_argument("--arch", required=True, metavar="NAME", help="architecture: cnn-lstm, transformer, kmer-linear")
+    p.add_argument(
+        "--arch",
+        required=True,
+        metavar="NAME",
+        help="architecture: cnn-lstm, transformer, kmer-linear (or an installed plugin's), or auto: train "
+        "the --candidates within --max-time (kmer-linear first, the rest shared by the nets) and keep the "
+        "best single member or a weighted ensemble (weights chosen on validation; never worse there than "
+        "its best member)",
+    )
+    p.add_argument(
+        "--candidates",
+        metavar="A,B,...",
+        help="--arch auto only: comma-separated architectures to try (default kmer-linear,cnn-lstm,transformer)",
+    )
     p.add_argument("-o", "--output", required=True, metavar="MODEL.safetensors", help="model bundle to write")
     p.add_argument("--kmer", type=int, metavar="K", help="k-mer length (default: the architecture's)")
     p.add_argument("--stride", type=int, metavar="S", help="k-mer stride (default: the architecture's)")
     p.add_argument("--canonical", action="store_true", default=None, help="merge k-mers with their reverse complement")
     p.add_argument("--alphabet", choices=["dna", "rna", "protein"], help="default: inferred from the data")
     p.add_argument("--labels", metavar="L", help="label source: id/label TSV/CSV table, or 'filename'")
-    p.add_argument("--hparams", metavar="JSON", help="hyper-parameter overrides: a JSON object, or a .json/.yaml file")
+    p.add_argument(
+        "--hparams",
+        metavar="JSON",
+        help="hyper-parameter overrides: a JSON object, or a .json/.yaml file; with --arch auto one object "
+        "per candidate: '{\"transformer\": {\"d_model\": 64}}'",
+    )
     p.add_argument(
         "--long-input",
         default="windows",
@@ -106,6 +126,7 @@ def run(args: argparse.Namespace) -> int:
     log_to_stderr(quiet=args.quiet)
     config = TrainConfig(
         arch=args.arch,
+        candidates=args.candidates,
         alphabet=args.alphabet,
         k=args.kmer,
         stride=args.stride,

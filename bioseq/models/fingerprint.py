@@ -6,6 +6,14 @@ order) and the canonical JSON of :data:`FINGERPRINT_KEYS` (history, metrics
 and timestamps excluded), so retraining to identical weights gives the
 identical fingerprint and any change to weights, tokenizer, labels or
 thresholds gives another.
+
+An ensemble (``kind: "ensemble"``, :mod:`bioseq.models.ensemble`) adds two
+keys: ``members`` (each member's configuration, projected on the same keys, so
+a member's validation record is not covered but its architecture,
+hyper-parameters, tokenizer and long-input policy are) and ``weights``. Its
+tensors are every member's, under ``members.<i>.``, so one sha256 covers all
+members, their configurations and the weights. Configurations without these
+keys hash exactly as before.
 """
 
 from __future__ import annotations
@@ -31,6 +39,8 @@ FINGERPRINT_KEYS = (
     "thresholds",
     "long_input",
 )
+# Keys of an ensemble's configuration, covered when present.
+ENSEMBLE_KEYS = ("members", "weights")
 
 
 def canonical_json(obj: Any) -> str:
@@ -45,5 +55,20 @@ def compute_fingerprint(tensors: Mapping[str, np.ndarray], meta: Mapping[str, An
         arr = np.ascontiguousarray(tensors[name])
         h.update(f"{name}\0{arr.dtype.str}\0{arr.shape}\0".encode())
         h.update(arr.tobytes())
-    h.update(canonical_json({k: meta.get(k) for k in FINGERPRINT_KEYS}).encode())
+    h.update(canonical_json(fingerprint_config(meta)).encode())
     return h.hexdigest()
+
+
+def fingerprint_config(meta: Mapping[str, Any]) -> dict[str, Any]:
+    """The part of ``meta`` the fingerprint covers: :data:`FINGERPRINT_KEYS`, and for an
+    ensemble its ``weights`` and each member's configuration (projected the same way)."""
+    cfg = {k: meta.get(k) for k in FINGERPRINT_KEYS}
+    if any(k in meta for k in ENSEMBLE_KEYS):
+        members = meta.get("members")
+        cfg["members"] = (
+            [fingerprint_config(m) if isinstance(m, Mapping) else m for m in members]
+            if isinstance(members, list)
+            else members
+        )
+        cfg["weights"] = meta.get("weights")
+    return cfg

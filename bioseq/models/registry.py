@@ -32,6 +32,9 @@ from bioseq.errors import ConfigError, PluginError
 from bioseq.plugins import Registry
 
 ARCH_KINDS = ("torch", "sklearn")
+# Not an architecture: the training mode ``bioseq train --arch auto`` (bioseq.training.auto), whose
+# result is an ensemble (bioseq.models.ensemble). No registry entry may take the name.
+AUTO = "auto"
 
 _COMMON_ATTRS = ("name", "kind", "default_tokenizer", "default_hparams")
 _KIND_ATTRS = {
@@ -41,7 +44,10 @@ _KIND_ATTRS = {
 
 
 def validate_arch(name: str, arch: Any) -> None:
-    """Registry hook: raise :class:`PluginError` unless ``arch`` has the attributes above."""
+    """Registry hook: raise :class:`PluginError` unless ``arch`` has the attributes above
+    (and is not named :data:`AUTO`, which ``--arch`` reserves for the training mode)."""
+    if name == AUTO:
+        raise PluginError(f"model name {AUTO!r} is reserved for `bioseq train --arch auto`; rename the plugin")
     missing = [a for a in _COMMON_ATTRS if not hasattr(arch, a)]
     if missing:
         raise PluginError(f"model {name!r} ({arch!r}) lacks required attribute(s): {', '.join(missing)}")

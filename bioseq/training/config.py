@@ -35,19 +35,26 @@ class TrainConfig:
 
     Attributes:
         arch: architecture name in :data:`bioseq.models.registry.MODELS`
-            (``cnn-lstm``, ``transformer``, ``kmer-linear``, or a plugin's).
+            (``cnn-lstm``, ``transformer``, ``kmer-linear``, or a plugin's), or
+            ``auto``: train ``candidates`` within ``max_time`` and keep the best
+            single member or a weighted ensemble (:mod:`bioseq.training.auto`).
+        candidates: the architectures ``auto`` trains (None: kmer-linear,
+            cnn-lstm, transformer); ignored otherwise.
         alphabet: ``dna`` | ``rna`` | ``protein``; None infers it from the data.
         k, stride, canonical: tokenizer overrides of the architecture's defaults.
         labels: label source for the reader (table path, dict, ``"filename"``);
             None reads ``label=`` tokens from FASTA headers.
         hparams: overrides of the architecture's hyper-parameters (typed by
-            the defaults: see :func:`bioseq.models.registry.merge_hparams`).
+            the defaults: see :func:`bioseq.models.registry.merge_hparams`);
+            for ``auto`` a mapping candidate -> its overrides
+            (``{"transformer": {"d_model": 64}}``).
         epochs, batch_size: optimisation length and batch size.
         lr: peak AdamW learning rate (linear warm-up + cosine); None takes the
             architecture's ``default_lr`` (else 1e-3).
         weight_decay: AdamW weight decay.
         max_time: wall-clock budget of this call in **minutes**; training stops
-            when it is spent, keeping the best weights so far.
+            when it is spent, keeping the best weights so far (``auto`` splits
+            it between the candidates).
         seed: seeds initialisation, the split, batch order, augmentation and
             dropout; CPU runs with one seed are bit-reproducible.
         patience: epochs without validation improvement before stopping (None: never).
@@ -71,6 +78,7 @@ class TrainConfig:
     """
 
     arch: str = "cnn-lstm"
+    candidates: tuple[str, ...] | None = None
     alphabet: str | None = None
     k: int | None = None
     stride: int | None = None
@@ -110,6 +118,14 @@ class TrainConfig:
                 f"unknown long-input policy {self.long_input!r}; choose one of {', '.join(LONG_INPUT_CHOICES)}"
             )
         self.augment_rc = bool(self.augment_rc)
+        if self.candidates is not None:
+            if isinstance(self.candidates, str):
+                self.candidates = tuple(c.strip() for c in self.candidates.split(",") if c.strip())
+            self.candidates = tuple(self.candidates)
+            if not self.candidates:
+                raise ConfigError("candidates must name at least one architecture")
+            if self.arch != "auto":  # bioseq.models.ensemble.ENSEMBLE_ARCH
+                raise ConfigError(f"candidates are for arch auto; arch {self.arch!r} trains itself only")
 
     @classmethod
     def from_options(cls, options: Mapping[str, Any]) -> TrainConfig:

@@ -19,6 +19,8 @@ validate(config, schema="../schemas/config.schema.yaml")
 
 # Built-in architectures; plugins add theirs through the `bioseq.models` entry points.
 BUILTIN_ARCHS = ("cnn-lstm", "transformer", "kmer-linear")
+# `arch: auto` is a training mode (`bioseq train --arch auto`), not a registry architecture.
+AUTO = "auto"
 # The plots `bioseq evaluate --plots DIR` writes (one caption each in workflows/report/).
 PLOTS = ("learning_curves", "confusion_matrix", "roc", "pr")
 
@@ -68,6 +70,21 @@ def _known_archs():
     return sorted(set(BUILTIN_ARCHS) | found | set(config["extra_archs"]))
 
 
+def _check_auto(name, model, archs):
+    """`candidates` only with `arch: auto`, and naming known architectures; no `kmer` with auto."""
+    if model["arch"] != AUTO:
+        if "candidates" in model:
+            raise _config_error(f"models.{name}.candidates", f"only for arch '{AUTO}'")
+        return
+    if "kmer" in model:
+        raise _config_error(f"models.{name}.kmer", f"not with arch '{AUTO}': each candidate uses its own tokenizer")
+    for i, arch in enumerate(model.get("candidates", [])):
+        if arch not in archs:
+            raise _config_error(
+                f"models.{name}.candidates[{i}]", f"unknown architecture '{arch}'; known: {', '.join(archs)}"
+            )
+
+
 def _input_name(path):
     """`data/x/test.fa.gz` -> `test`: a prediction input named after its file."""
     return Path(path).name.split(".")[0]
@@ -77,12 +94,13 @@ def _check_config():
     """Check what the schema cannot: files exist, names refer to something, archs are known."""
     archs = _known_archs()
     for name, model in config["models"].items():
-        if model["arch"] not in archs:
+        if model["arch"] not in archs and model["arch"] != AUTO:
             raise _config_error(
                 f"models.{name}.arch",
-                f"unknown architecture '{model['arch']}'; known: {', '.join(archs)} "
+                f"unknown architecture '{model['arch']}'; known: {', '.join(archs)}, or {AUTO} "
                 "(a plugin's architecture is known once its package is installed, or list it in extra_archs)",
             )
+        _check_auto(name, model, archs)
     inputs = {}
     for ds, spec in config["datasets"].items():
         for key in ("train", "valid", "test", "labels"):
@@ -184,6 +202,8 @@ def train_args(wildcards, input):
                         ("batch_size", "--batch-size")):
         if key in model:
             args += [option, model[key]]
+    if "candidates" in model:
+        args += ["--candidates", ",".join(model["candidates"])]
     if "hparams" in model:
         args += ["--hparams", json.dumps(model["hparams"], sort_keys=True)]
     return " ".join(shlex.quote(str(a)) for a in args)

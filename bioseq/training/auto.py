@@ -1,0 +1,260 @@
+"""``bioseq train --arch auto``: train several architectures, keep the best member or a weighted ensemble.
+
+"auto" is a training mode, not an architecture of the model registry: it trains
+registry architectures (the *candidates*, by default kmer-linear, cnn-lstm and
+transformer) on the same data and keeps an
+:class:`~bioseq.models.ensemble.EnsembleClassifier` in one bundle.
+
+Budget (``max_time`` minutes, for the whole call): candidates fitted in closed
+form (sklearn kind: kmer-linear, seconds) run first and take what they take;
+5 % of the budget is kept for scoring and saving; the rest goes to the torch
+nets in turn, each getting an equal share of what is left when it starts (so
+time a net leaves unused by stopping early goes to the next one). Without
+``max_time`` every net trains for ``epochs`` with early stopping, as alone.
+
+Weights: greedy ensemble selection with replacement (Caruana et al., ICML
+2004) on the validation split, maximising the selection metric (MCC;
+macro-AUPRC for multilabel): start from the best single member, then
+:data:`GREEDY_ROUNDS` times add the member (again, if it helps most) that gives
+the best score of the average; the weights are the counts of the best round.
+Only a strict improvement replaces the kept weights, so ties go to fewer
+members, and the best single member is the starting point: the kept model is
+never worse on validation than its best member. Members of weight 0 are
+dropped from the bundle.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bioseq.bundle import save_bundle
+from bioseq.device import set_threads
+from bioseq.errors import ConfigError
+from bioseq.evaluate.metrics import selection_metric, validation_metrics
+from bioseq.models.classifier import Classifier
+from bioseq.models.ensemble import ENSEMBLE_ARCH, EnsembleClassifier, weighted_average
+from bioseq.models.registry import get_model, resolve_hparams
+from bioseq.training.config import TrainConfig
+from bioseq.training.labels import label_counts
+from bioseq.training.loop import DistContext, FitResult, _finite
+from bioseq.training.single import LabelledData, fit_member, load_data, log_data
+
+log = logging.getLogger("bioseq.training")
+
+DEFAULT_CANDIDATES = ("kmer-linear", "cnn-lstm", "transformer")
+RESERVE = 0.05  # share of max_time kept for scoring the candidates, choosing weights and saving
+MIN_SHARE_S = 3.0  # a net whose turn comes after the budget is spent still gets a few steps
+GREEDY_ROUNDS = 20
+SELECTION = (
+    "greedy ensemble selection with replacement (Caruana et al. 2004) on the validation split, "
+    f"{GREEDY_ROUNDS} rounds from the best single member; only strict improvements kept (ties: fewer members)"
+)
+BUDGET_SPLIT = (
+    "closed-form candidates (kmer-linear) first, 5% kept for scoring and saving, "
+    "the rest shared equally by the torch nets in turn (unused time rolls over)"
+)
+
+
+@dataclass
+class Candidate:
+    """One trained candidate: its classifier, fit, time budget (minutes, None: none) and seconds taken."""
+
+    arch: str
+    model: Classifier
+    fit: FitResult
+    max_time_min: float | None
+    seconds: float
+
+
+def train_auto(train_src: Any, valid_src: Any, cfg: TrainConfig) -> EnsembleClassifier:
+    """Train the candidates of ``cfg`` within ``cfg.max_time``, keep the best member or a weighted
+    ensemble, and (with ``cfg.output``) write its bundle."""
+    t_begin = time.monotonic()
+    plan = plan_candidates(cfg)
+    set_threads(cfg.threads)
+    data = load_data(train_src, valid_src, cfg)
+    sel = selection_metric(data.task, cfg.metric)
+    log_data(data, sel)
+    trained = _train_candidates(plan, data, cfg, sel, t_begin)
+    ensemble, scores, probs = _choose(trained, data, sel)
+    _record_metadata(ensemble, trained, scores, data, sel, cfg, probs)
+    if cfg.log is not None:
+        _write_log(cfg.log, ensemble.metadata["history"])
+    if cfg.output is not None:
+        save_bundle(ensemble, cfg.output)
+        log.info("wrote %s (validation %s %s)", cfg.output, sel, ensemble.metadata["metrics"].get(sel))
+    return ensemble
+
+
+def plan_candidates(cfg: TrainConfig) -> list[tuple[str, Any, dict | None]]:
+    """``(arch, architecture class, hparams overrides)`` per candidate, in training order
+    (closed-form candidates first); refuses what ``auto`` cannot honour, before any data is read."""
+    for opt, value in (("k/--kmer", cfg.k), ("stride", cfg.stride), ("canonical", cfg.canonical)):
+        if value is not None:
+            raise ConfigError(f"{opt} picks one architecture's tokenizer; with arch auto each candidate uses its own")
+    if cfg.resume:
+        raise ConfigError("resume continues one architecture's checkpoint; arch auto writes none")
+    if cfg.distributed:
+        raise ConfigError("arch auto does not run under torchrun (DDP); train its candidates one by one there")
+    names = list(cfg.candidates or DEFAULT_CANDIDATES)
+    if ENSEMBLE_ARCH in names or len(set(names)) != len(names):
+        raise ConfigError(f"candidates must be distinct registry architectures, got {', '.join(names)}")
+    hparams = dict(cfg.hparams or {})
+    stray = sorted(set(hparams) - set(names))
+    if stray:
+        raise ConfigError(
+            f"with arch auto, hparams maps a candidate to its overrides (e.g. {{\"transformer\": "
+            f"{{\"d_model\": 64}}}}); {', '.join(map(repr, stray))} is no candidate ({', '.join(names)})"
+        )
+    plan = []
+    for name in names:
+        arch_cls = get_model(name)
+        overrides = hparams.get(name)
+        if overrides is not None and not isinstance(overrides, Mapping):
+            raise ConfigError(f"hparams[{name!r}] must be a mapping of hyper-parameters, got {overrides!r}")
+        resolve_hparams(arch_cls, cfg.alphabet or "dna", overrides)  # fail fast on an unknown key
+        plan.append((name, arch_cls, None if overrides is None else dict(overrides)))
+    return sorted(plan, key=lambda p: p[1].kind == "torch")  # stable: closed-form first, else as given
+
+
+def _train_candidates(
+    plan: list[tuple[str, Any, dict | None]], data: LabelledData, cfg: TrainConfig, sel: str, t_begin: float
+) -> list[Candidate]:
+    budget_s = None if cfg.max_time is None else cfg.max_time * 60.0
+    nets_left = sum(arch_cls.kind == "torch" for _, arch_cls, _ in plan)
+    out = []
+    for name, arch_cls, overrides in plan:
+        t0 = time.monotonic()
+        share = None
+        if budget_s is not None and arch_cls.kind == "torch":
+            left = budget_s * (1.0 - RESERVE) - (t0 - t_begin)
+            share = max(left / nets_left, MIN_SHARE_S) / 60.0
+            nets_left -= 1
+        member_cfg = cfg.replace(
+            arch=name, candidates=None, hparams=overrides, max_time=share, output=None, log=None, resume=False
+        )
+        model, fit = fit_member(arch_cls, data, member_cfg, sel, DistContext(), cfg.device, t0)
+        seconds = time.monotonic() - t0
+        log.info(
+            "candidate %s: validation %s %s after %.1f s%s", name, sel, fit.best_metrics.get(sel), seconds,
+            "" if share is None else f" (budget {share * 60:.0f} s)",
+        )
+        out.append(Candidate(name, model, fit, share, seconds))
+    return out
+
+
+def select_weights(
+    probs: Sequence[np.ndarray], score: Callable[[np.ndarray], float], rounds: int = GREEDY_ROUNDS
+) -> tuple[np.ndarray, float, list[float]]:
+    """Greedy ensemble selection with replacement; returns ``(weights (n,), best score, single scores)``.
+
+    ``score(probs) -> float`` (higher is better; NaN counts as -inf). Starts from
+    the best single member (the first of equals), adds one member per round and
+    keeps the weights of the best round; only a strict improvement counts, so
+    the result is never worse than the best single member and ties keep fewer
+    members. Every candidate average is computed by
+    :func:`~bioseq.models.ensemble.weighted_average`, as the ensemble computes it.
+    """
+
+    def safe(p: np.ndarray) -> float:
+        s = float(score(p))
+        return s if math.isfinite(s) else -math.inf
+
+    singles = [safe(p) for p in probs]
+    counts = np.zeros(len(probs), np.int64)
+    counts[int(np.argmax(singles))] = 1
+    best_counts, best = counts.copy(), max(singles)
+    for _ in range(rounds if len(probs) > 1 else 0):
+        trials = []
+        for j in range(len(probs)):
+            trial = counts.copy()
+            trial[j] += 1
+            trials.append(safe(weighted_average(probs, trial / trial.sum())))
+        j = int(np.argmax(trials))
+        counts[j] += 1
+        if trials[j] > best:
+            best_counts, best = counts.copy(), trials[j]
+    return best_counts / best_counts.sum(), best, singles
+
+
+def _choose(
+    trained: list[Candidate], data: LabelledData, sel: str
+) -> tuple[EnsembleClassifier, list[float], np.ndarray]:
+    """The ensemble of the selected weights, the single members' scores, and its validation probabilities."""
+    probs = [c.model.predict_proba_sequences(data.valid.seqs, ids=data.valid.ids) for c in trained]
+    thresholds = np.full(len(data.encoder.labels), 0.5) if data.task == "multilabel" else None
+
+    def score(p: np.ndarray) -> float:
+        return validation_metrics(data.task, data.y_valid, p, thresholds).get(sel, math.nan)
+
+    weights, best, singles = select_weights(probs, score)
+    keep = [i for i, w in enumerate(weights) if w > 0]
+    ensemble = EnsembleClassifier([trained[i].model for i in keep], [float(weights[i]) for i in keep])
+    log.info(
+        "auto: kept %s (validation %s %.4f; best single member %.4f)",
+        ", ".join(f"{trained[i].arch} x{weights[i]:.3f}" for i in keep), sel, best, max(singles),
+    )
+    return ensemble, singles, weighted_average([probs[i] for i in keep], ensemble.weights)
+
+
+def _record_metadata(
+    ensemble: EnsembleClassifier,
+    trained: list[Candidate],
+    scores: list[float],
+    data: LabelledData,
+    sel: str,
+    cfg: TrainConfig,
+    probs: np.ndarray,
+) -> None:
+    kept = {id(m): (i, w) for i, (m, w) in enumerate(zip(ensemble.members, ensemble.weights, strict=True))}
+    candidates = []
+    for c, s in zip(trained, scores, strict=True):
+        member, weight = kept.get(id(c.model), (None, 0.0))
+        candidates.append({
+            "arch": c.arch, "member": member, "weight": weight, "selection_score": _finite(s),
+            "metrics": c.fit.best_metrics, "best_epoch": c.fit.best_epoch, "stopped": c.fit.stopped,
+            "max_time_min": c.max_time_min, "seconds": round(c.seconds, 3),
+        })
+    thresholds = None if ensemble.thresholds is None else np.asarray(ensemble.thresholds)
+    metrics = {k: _finite(v) for k, v in validation_metrics(data.task, data.y_valid, probs, thresholds).items()}
+    ensemble.metadata.update(
+        data_fingerprint=dict(trained[0].model.metadata["data_fingerprint"]),
+        label_counts=label_counts(data.train.labels),
+        selection_metric=sel,
+        metrics=metrics,
+        candidates=candidates,
+        history=_combined_history(trained),
+        stopped="auto",
+        training={
+            "mode": ENSEMBLE_ARCH, "max_time_min": cfg.max_time, "candidates": [c.arch for c in trained],
+            "budget_split": BUDGET_SPLIT, "selection": SELECTION, "seed": cfg.seed, "epochs": cfg.epochs,
+            "patience": cfg.patience, "batch_size": cfg.batch_size,
+        },
+    )
+    ensemble.refresh_fingerprint()
+
+
+def _combined_history(trained: list[Candidate]) -> list[dict[str, Any]]:
+    """The candidates' epoch records one after the other: ``epoch`` numbers the rows of the
+    whole run, ``member`` names the candidate and ``member_epoch`` is its own epoch."""
+    rows = []
+    for c in trained:
+        for rec in c.fit.history:
+            rows.append({**rec, "epoch": len(rows) + 1, "member": c.arch, "member_epoch": rec.get("epoch")})
+    return rows
+
+
+def _write_log(path: Any, history: list[dict[str, Any]]) -> None:
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w") as fh:
+        for rec in history:
+            fh.write(json.dumps(rec) + "\n")
