@@ -152,7 +152,7 @@ def test_kill_9_of_predict_and_embed_at_random_moments_loses_nothing_and_leaves_
     n_records = text.count(">") * 20
     rng = random.Random(0)
     table, cache = tmp_path / "p.tsv", tmp_path / "c.h5"
-    for trial in range(4):
+    for _ in range(4):
         _kill_at(_bioseq("predict", kmer_bundle, big, "-o", table), rng.uniform(0.5, 4.0))
         if table.exists():  # renamed into place before the kill: then it is complete
             assert table.read_text().count("\n") == n_records + 1

@@ -237,13 +237,13 @@ class EnsembleClassifier:
         batch_size: int = 256,
         both_strands: bool = False,
         ids: Sequence[str] | None = None,
+        progress: Any = None,
     ) -> np.ndarray:
-        """The weighted average of the members' probabilities, float32 ``(n, C)``."""
+        """The weighted average of the members' probabilities, float32 ``(n, C)``
+        (``progress``: see :func:`bioseq.models.inference.score_sequences`, reported per member)."""
         seqs = list(seqs)
-        probs = [
-            m.predict_proba_sequences(seqs, batch_size=batch_size, both_strands=both_strands, ids=ids)
-            for m in self.members
-        ]
+        kw = {"batch_size": batch_size, "both_strands": both_strands, "ids": ids, "progress": progress}
+        probs = [m.predict_proba_sequences(seqs, **kw) for m in self.members]
         return weighted_average(probs, self.weights)
 
     def embed_sequences(
@@ -252,11 +252,13 @@ class EnsembleClassifier:
         batch_size: int = 256,
         both_strands: bool = False,
         ids: Sequence[str] | None = None,
+        progress: Any = None,
     ) -> np.ndarray:
         """The members' embeddings side by side, float32 ``(n, embedding_dim)``."""
         seqs = list(seqs)
         parts = [
-            m.embed_sequences(seqs, batch_size=batch_size, both_strands=both_strands, ids=ids) for m in self.members
+            m.embed_sequences(seqs, batch_size=batch_size, both_strands=both_strands, ids=ids, progress=progress)
+            for m in self.members
         ]
         return np.concatenate(parts, axis=1).astype(np.float32, copy=False)
 
