@@ -44,6 +44,7 @@ import numpy as np
 from bioseq._version import __version__
 from bioseq.errors import BioseqError, BundleError
 from bioseq.io.atomic import atomic_path
+from bioseq.models.config_schema import check_config, check_depth, check_fingerprint
 from bioseq.models.ensemble import ENSEMBLE_KIND, EnsembleClassifier
 from bioseq.models.fingerprint import FINGERPRINT_FORMAT, canonical_json, compute_fingerprint
 
@@ -146,6 +147,8 @@ def _check_metadata(text: str, path: Path) -> dict[str, Any]:
         info = json.loads(text)
     except json.JSONDecodeError as exc:
         raise BundleError(f"corrupt bioseq metadata (invalid JSON: {exc})", path=path) from None
+    except RecursionError:
+        raise BundleError("bioseq metadata is nested too deeply to be a model description", path=path) from None
     if not isinstance(info, dict) or info.get("format") != FORMAT_NAME:
         raise BundleError(f"metadata does not declare format {FORMAT_NAME!r}", path=path)
     version = info.get("format_version")
@@ -162,6 +165,12 @@ def _check_metadata(text: str, path: Path) -> dict[str, Any]:
     missing = [k for k in required if k not in info]
     if missing:
         raise BundleError(f"bioseq metadata lacks {', '.join(missing)}", path=path)
+    try:
+        check_depth(info)
+        check_config(info, ENSEMBLE_KIND)
+        check_fingerprint(info)
+    except BundleError as exc:
+        raise BundleError(exc.message, path=path) from None
     return info
 
 
@@ -181,8 +190,7 @@ def read_arrays(path: str | os.PathLike[str]) -> tuple[dict[str, np.ndarray], di
             tensors = {k: fh.get_tensor(k) for k in fh.keys()}  # noqa: SIM118 (safe_open has no iterator)
     except Exception as exc:  # safetensors raises its own SafetensorError, or OSError
         raise BundleError(f"corrupt safetensors data: {exc}", path=p) from None
-    stored = info.get("fingerprint")
-    if stored is not None and compute_fingerprint(tensors, info) != stored:
+    if compute_fingerprint(tensors, info) != info["fingerprint"]:
         raise BundleError(
             "corrupt: the weights or configuration do not match the fingerprint stored when the bundle was written",
             path=p,

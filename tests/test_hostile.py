@@ -19,10 +19,12 @@ import time
 from pathlib import Path
 
 import h5py
+import numpy as np
 import pytest
 
 import bioseq
 from bioseq.cli import main
+from bioseq.errors import BioseqError
 
 ROOT = Path(__file__).resolve().parents[1]
 SPLICE = ROOT / "data" / "splice_uci" / "train.fa.gz"
@@ -167,3 +169,86 @@ def test_kill_9_of_predict_and_embed_at_random_moments_loses_nothing_and_leaves_
     assert leftovers == []
     with h5py.File(cache) as f:
         assert f.attrs["format"] == "bioseq-embedding-cache"
+
+
+# ----------------------------------------------------------------------------- crafted bundles
+
+
+def _rewrite_bundle(src: Path, dst: Path, edit_meta=None, edit_tensors=None, refingerprint=True, raw=None) -> Path:
+    """A copy of a bundle as an adversary would make it: edited, then (usually) re-fingerprinted."""
+    import json
+
+    from safetensors.numpy import save_file
+
+    from bioseq.bundle import compute_fingerprint, read_arrays
+
+    tensors, meta = read_arrays(src)
+    if edit_tensors:
+        tensors = edit_tensors(tensors)
+    if edit_meta:
+        edit_meta(meta)
+    if refingerprint:
+        meta["fingerprint"] = compute_fingerprint(tensors, meta)
+    text = json.dumps(meta)
+    if raw:
+        text = raw(text)
+    save_file(tensors, str(dst), metadata={"bioseq": text})
+    return dst
+
+
+def _set(key, value):
+    return lambda m: m.__setitem__(key, value)
+
+
+def _cast_first_float(dtype):
+    def edit(tensors):
+        name = next(k for k, v in tensors.items() if v.dtype.kind == "f")
+        return {**tensors, name: (tensors[name] * 1000).astype(dtype)}
+    return edit
+
+
+CRAFTED_BUNDLES = {
+    "metadata nested 100,000 deep": dict(raw=lambda t: t[:-1] + ', "history": ' + "[" * 100_000 + "]" * 100_000 + "}"),
+    "hparams is a list": dict(edit_meta=_set("hparams", [1, 2])),
+    "tokenizer is a string": dict(edit_meta=_set("tokenizer", "kmer")),
+    "labels is a string": dict(edit_meta=_set("labels", "xy")),
+    "labels duplicated": dict(edit_meta=_set("labels", ["x", "x"])),
+    "label holds a tab": dict(edit_meta=_set("labels", ["x\tz", "y"])),
+    "label holds a newline": dict(edit_meta=_set("labels", ["x", "y\nz"])),
+    "unknown task": dict(edit_meta=_set("task", "regression")),
+    "binary task with 3 labels": dict(edit_meta=_set("labels", ["x", "y", "z"])),
+    "thresholds of the wrong length": dict(edit_meta=_set("thresholds", [0.5])),
+    "fingerprint deleted": dict(edit_meta=lambda m: m.pop("fingerprint"), refingerprint=False),
+    "fingerprint not recomputed": dict(edit_meta=_set("labels", ["y", "x"]), refingerprint=False),
+    "weights cast to int64": dict(edit_tensors=_cast_first_float("int64")),
+    "weights hold NaN": dict(edit_tensors=lambda t: {k: (v * np.nan if v.dtype.kind == "f" else v)
+                                                       for k, v in t.items()}),
+}
+
+
+@pytest.fixture(scope="module")
+def cnn_bundle(tmp_path_factory) -> Path:
+    d = tmp_path_factory.mktemp("hostile_cnn")
+    fa = d / "train.fa"
+    fa.write_text(GOOD_FASTA * 1)
+    hp = {"conv_filters": [4], "conv_kernels": [3], "pool_sizes": [2], "rnn_hidden": 4, "head_hidden": 0}
+    bioseq.train(str(fa), arch="cnn-lstm", hparams=hp, epochs=1, output=d / "m.safetensors", progress=False)
+    return d / "m.safetensors"
+
+
+@pytest.mark.parametrize("arch", ["kmer-linear", "cnn-lstm"])
+def test_crafted_bundles_are_refused_by_load_info_and_predict_with_a_named_error(
+    tmp_path, capsys, kmer_bundle, cnn_bundle, arch
+):
+    src = kmer_bundle if arch == "kmer-linear" else cnn_bundle
+    fa = tmp_path / "in.fa"
+    fa.write_text(GOOD_FASTA)
+    for what, how in CRAFTED_BUNDLES.items():
+        bad = _rewrite_bundle(src, tmp_path / f"{what.replace(' ', '_')}.safetensors", **how)
+        with pytest.raises(BioseqError) as err:
+            bioseq.load(bad)
+        assert str(bad) in str(err.value), what
+        for argv in (["info", bad], ["predict", bad, fa, "-o", tmp_path / "p.tsv"]):
+            rc, stderr = run_cli(argv, capsys)
+            assert rc == 1 and "Traceback" not in stderr and bad.name in stderr, f"{what}: {argv[0]}: {stderr}"
+        assert not (tmp_path / "p.tsv").exists()

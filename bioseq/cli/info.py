@@ -13,7 +13,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         "info",
         help="describe a model bundle",
         description="Print a model bundle's metadata: architecture, labels, task, tokenizer, validation "
-        "metrics, training data fingerprint and the model fingerprint. Reads the header only.",
+        "metrics, training data fingerprint and the model fingerprint (verified: the bundle is loaded).",
     )
     p.add_argument("model", metavar="MODEL", help="model bundle (.safetensors)")
     p.add_argument("--json", action="store_true", help="print the full metadata as JSON (history included)")
@@ -66,7 +66,7 @@ def _data_lines(data: dict[str, Any]) -> list[str]:
 def _footer(meta: dict[str, Any]) -> list[str]:
     return [
         f"epochs run:   {len(meta.get('history') or [])}",
-        f"fingerprint:  {meta.get('fingerprint')}",
+        f"fingerprint:  {meta.get('fingerprint')} (verified)",
         f"created:      {meta.get('created')} by bioseq {meta.get('bioseq_version')} "
         f"(format {meta.get('format')} v{meta.get('format_version')})",
     ]
@@ -110,9 +110,11 @@ def ensemble_summary(meta: dict[str, Any]) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from bioseq.bundle import read_metadata
+    from bioseq.bundle import load
 
-    meta = read_metadata(args.model)
+    # A full load, not only the header: the fingerprint, the schema and the weights against the
+    # architecture are all checked, so info never describes a bundle that predict would refuse.
+    meta = load(args.model).metadata
     if args.json:
         json.dump(meta, sys.stdout, indent=2, sort_keys=True)
         sys.stdout.write("\n")

@@ -44,6 +44,21 @@ def default_long_input(hparams: dict, kind: str, tokenizer: Any, policy: str = "
     }
 
 
+def _check_dtypes(arrays: dict[str, np.ndarray], expected: dict[str, Any]) -> None:
+    """Each array must be of the net's kind of number: torch would silently cast an integer
+    tensor into a float parameter (an edited bundle would then predict from garbage)."""
+    for name, array in arrays.items():
+        want = expected.get(name)
+        if want is None:
+            continue  # unknown names are load_state_dict's to report
+        if want.is_floating_point() != np.issubdtype(np.asarray(array).dtype, np.floating):
+            raise BundleError(
+                f"tensor {name!r} is {np.asarray(array).dtype}, the architecture needs {str(want.dtype).split('.')[-1]}"
+            )
+        if want.is_floating_point() and not np.isfinite(array).all():
+            raise BundleError(f"tensor {name!r} holds NaN or infinite values")
+
+
 class Classifier:
     """A trained (or new) classifier with its tokenizer, labels and task.
 
@@ -180,12 +195,16 @@ class Classifier:
         """Set the weights from numpy arrays (strict: names and shapes must match)."""
         self._fingerprint = None
         if self.kind != "torch":
+            for name, array in arrays.items():
+                if np.issubdtype(array.dtype, np.floating) and not np.isfinite(array).all():
+                    raise BundleError(f"array {name!r} holds NaN or infinite values")
             self.net.load_state_dict(dict(arrays))
             return
         import torch
 
         upgrade = getattr(self.net, "upgrade_state_keys", None)
         state = upgrade(dict(arrays)) if upgrade is not None else dict(arrays)
+        _check_dtypes(state, self.net.state_dict())
         self.net.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in state.items()}, strict=True)
 
     def config(self) -> dict[str, Any]:

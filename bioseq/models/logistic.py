@@ -63,7 +63,8 @@ class Logistic:
 
     @classmethod
     def from_state(cls, state: Mapping[str, np.ndarray], n_outputs: int, dim: int, what: str) -> Logistic:
-        """Restore :meth:`state_dict`; a missing array or a wrong shape is a BundleError naming ``what``."""
+        """Restore :meth:`state_dict`; a missing array, a wrong shape or a non-float dtype is a
+        BundleError naming ``what``."""
         missing = [k for k in STATE_KEYS if k not in state]
         if missing:
             raise BundleError(f"{what} state lacks array(s): {', '.join(missing)}")
@@ -71,6 +72,8 @@ class Logistic:
         for k, shape in want.items():
             if np.shape(state[k]) != shape:
                 raise BundleError(f"{what} state array {k!r} has shape {np.shape(state[k])}, expected {shape}")
+            if not np.issubdtype(np.asarray(state[k]).dtype, np.floating):
+                raise BundleError(f"{what} state array {k!r} is {np.asarray(state[k]).dtype}, expected floating point")
         return cls(**{k: np.asarray(state[k], dtype=np.float64).copy() for k in STATE_KEYS})
 
 
