@@ -144,7 +144,6 @@ def _kill_at(cmd: list[str], delay: float) -> None:
     proc.wait()
 
 
-@pytest.mark.slow
 def test_kill_9_of_predict_and_embed_at_random_moments_loses_nothing_and_leaves_no_debris(tmp_path, kmer_bundle):
     """Killed anywhere, an output is absent or complete; the next run cleans up and finishes the job."""
     big = tmp_path / "big.fa"
