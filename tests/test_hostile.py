@@ -251,3 +251,34 @@ def test_crafted_bundles_are_refused_by_load_info_and_predict_with_a_named_error
             rc, stderr = run_cli(argv, capsys)
             assert rc == 1 and "Traceback" not in stderr and bad.name in stderr, f"{what}: {argv[0]}: {stderr}"
         assert not (tmp_path / "p.tsv").exists()
+
+
+@pytest.mark.parametrize("what", ["pickle with code", "torch.save file", "garbage", "safetensors without state"])
+def test_a_crafted_checkpoint_is_refused_by_resume_without_running_anything(tmp_path, capsys, what):
+    import pickle
+
+    import torch
+    from safetensors.numpy import save_file
+
+    marker = tmp_path / "PWNED"
+
+    class Payload:
+        def __reduce__(self):
+            return (os.system, (f"touch {marker}",))
+
+    fa = tmp_path / "train.fa"
+    fa.write_text(GOOD_FASTA)
+    ckpt = tmp_path / "m.ckpt"
+    if what == "pickle with code":
+        ckpt.write_bytes(pickle.dumps({"version": 2, "x": Payload()}))
+    elif what == "torch.save file":
+        torch.save({"bioseq_checkpoint": 1, "x": Payload()}, ckpt)
+    elif what == "garbage":
+        ckpt.write_bytes(bytes(range(256)) * 8)
+    else:
+        save_file({"w": np.zeros(3, np.float32)}, str(ckpt))
+    hp = '{"conv_filters": [4], "rnn_hidden": 4}'
+    rc, err = run_cli(["train", fa, "--arch", "cnn-lstm", "--epochs", "1", "--resume", "--hparams", hp,
+                       "-o", tmp_path / "m.safetensors"], capsys)
+    assert rc == 1 and "cannot resume" in err and "m.ckpt" in err and "Traceback" not in err
+    assert not marker.exists() and not (tmp_path / "m.safetensors").exists()
