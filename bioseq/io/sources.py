@@ -282,15 +282,17 @@ def _memory_chunks(
 
 
 def _check_dups(ids: list[str], seen: set[str]) -> None:
-    """:class:`DuplicateIdError` naming the first id of ``ids`` seen before (in ``seen`` or earlier in ``ids``)."""
-    n = len(seen)
-    seen.update(ids)
-    if len(seen) - n == len(ids):
-        return
-    earlier = seen.difference(ids)
+    """Add ``ids`` to ``seen``; :class:`DuplicateIdError` naming the first one seen before
+    (in an earlier chunk or earlier in ``ids``)."""
+    if seen.isdisjoint(ids):
+        n = len(seen)
+        seen.update(ids)
+        if len(seen) - n == len(ids):
+            return
+        seen.difference_update(ids)
     here: set[str] = set()
     for rid in ids:
-        if rid in here or rid in earlier:
+        if rid in here or rid in seen:
             raise DuplicateIdError("the id occurs twice in the input records", record=rid)
         here.add(rid)
 
