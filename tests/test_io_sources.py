@@ -104,8 +104,12 @@ def test_letters_checked_as_for_files(tmp_path) -> None:
         list(iter_source([("ok", "ACGU"), ("p", "QEPL")], alphabet="rna"))
     with pytest.raises(InputFormatError, match="record 'e'.*empty sequence"):
         list(iter_source([("e", "  ")]))
+    twice = [("a", "AC"), ("b", "GT"), ("a", "TT")]
     with pytest.raises(DuplicateIdError, match="record 'a'"):
-        list(iter_source([("a", "AC"), ("b", "GT"), ("a", "TT")], 2))
+        list(iter_source(twice, 2, unique_ids=True))
+    with pytest.raises(DuplicateIdError, match="record 'b'"):
+        list(iter_source([("a", "AC"), ("b", "GT"), ("b", "TT")], 4, unique_ids=True))
+    assert columns(twice)[0] == ["a", "b", "a"]  # prediction and embedding accept a repeat
     # the list's first string that names a file makes it a list of paths
     f = write_fasta(tmp_path / "x.fa", [("a", "ACGT")])
     with pytest.raises(InputFormatError, match="'ACGT' is neither"):
@@ -177,6 +181,8 @@ def test_train_from_every_form() -> None:
         np.testing.assert_allclose(model.predict_proba_sequences(probe), ref.predict_proba_sequences(probe))
     with pytest.raises(LabelError, match="record 'r3'.*no label"):
         bioseq.train([(r, s, None if r == "r3" else lab) for r, s, lab in items], arch="kmer-linear")
+    with pytest.raises(DuplicateIdError, match="record 'r1'"):
+        bioseq.train([*items, items[1]], arch="kmer-linear")
     with pytest.raises(InputFormatError, match="'train.fa' is not an existing file"):
         bioseq.train("train.fa", arch="kmer-linear")
 

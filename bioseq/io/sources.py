@@ -23,7 +23,8 @@ is a path; otherwise it must be a sequence of the alphabet, or it is an
 
 In-memory records are checked as the readers check files: letters against the
 alphabet (upper-cased, whitespace removed; an :class:`~bioseq.errors.AlphabetError`
-names the record), empty sequences, duplicate ids. Labels are
+names the record), empty sequences, and (with ``unique_ids``, as training asks)
+duplicate ids. Labels are
 ``tuple[str, ...]``: a string label is split at commas (multi-label), other
 scalars (an int class) become their ``str``.
 """
@@ -259,7 +260,7 @@ def _clean_seqs(ids: list[str], raw: list[Any], alphabet: Any, unknown: str) -> 
 
 
 def _memory_chunks(
-    kind: str, value: Any, chunk_size: int, alphabet: Any, labels: Any, unknown: str
+    kind: str, value: Any, chunk_size: int, alphabet: Any, labels: Any, unknown: str, unique_ids: bool
 ) -> Iterator[SourceChunk]:
     triples = _triples(kind, value)
     mapping = labels if isinstance(labels, Mapping) else None
@@ -269,7 +270,7 @@ def _memory_chunks(
     seen: set[str] = set()
     while chunk := list(islice(triples, chunk_size)):
         ids = [t[0] for t in chunk]
-        if kind != "strings":
+        if unique_ids and kind != "strings":
             _check_dups(ids, seen)
         seqs = _clean_seqs(ids, [t[1] for t in chunk], alphabet, unknown)
         labs = None
@@ -319,6 +320,7 @@ def iter_source(
     labels: Any = False,
     unknown: str = "map",
     allow_empty: bool = False,
+    unique_ids: bool = False,
 ) -> Iterator[SourceChunk]:
     """:class:`SourceChunk` s of up to ``chunk_size`` records of any input form (module docstring), in order.
 
@@ -329,6 +331,9 @@ def iter_source(
             (their own labels) or a dict id -> label filling in records without one.
         allow_empty: a file without records yields nothing instead of raising
             :class:`~bioseq.errors.EmptyInputError`; an empty in-memory input always yields nothing.
+        unique_ids: refuse a repeated id among in-memory records too (files always do). Off
+            for prediction and embedding, which accept a record given twice (the embedding
+            cache computes it once); training sets it.
 
     Raises:
         InputFormatError: a string that is neither an existing file nor a sequence; file errors.
@@ -340,7 +345,7 @@ def iter_source(
     if kind == "paths":
         yield from _file_chunks(value, chunk_size, alphabet, labels, unknown, allow_empty)
     else:
-        yield from _memory_chunks(kind, value, chunk_size, alphabet, labels, unknown)
+        yield from _memory_chunks(kind, value, chunk_size, alphabet, labels, unknown, unique_ids)
 
 
 def iter_source_columns(

@@ -109,7 +109,7 @@ def load_labelled(src: Any, alphabet: str, labels: Any = None) -> LabelledSet:
     source = _describe(src)
     out = LabelledSet(source=source)
     h = hashlib.sha256()
-    for chunk in iter_source(src, alphabet=alphabet, labels=labels):
+    for chunk in iter_source(src, alphabet=alphabet, labels=labels, unique_ids=True):
         for rid, seq, labs in zip(chunk.ids, chunk.seqs, chunk.labels or [None] * len(chunk.ids), strict=True):
             if not labs:
                 raise LabelError(
