@@ -10,6 +10,8 @@ pay for torch until a model is used):
 * :func:`load` -- load a model bundle (never unpickles code) as a :class:`Model`
   (an ``--arch auto`` bundle: an :class:`EnsembleModel`, same methods).
 * :class:`EmbeddingCache` -- content-addressed HDF5 cache of embeddings.
+* :class:`SequenceClassifier`, :class:`KmerSpectrum` -- scikit-learn estimators on
+  lists of sequences (``Pipeline``, ``cross_val_score``, ``GridSearchCV``).
 * :mod:`bioseq.errors` -- the exception classes.
 """
 
@@ -29,6 +31,8 @@ _LAZY = {
     "Model": ("bioseq.api", "Model"),
     "EnsembleModel": ("bioseq.api", "EnsembleModel"),
     "EmbeddingCache": ("bioseq.embed.cache", "EmbeddingCache"),
+    "SequenceClassifier": ("bioseq.estimators", "SequenceClassifier"),
+    "KmerSpectrum": ("bioseq.estimators", "KmerSpectrum"),
 }
 
 __all__ = ["__version__", "errors", *_LAZY]

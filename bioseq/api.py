@@ -39,7 +39,9 @@ class _FileMethods:
     def predict(
         self, path_or_records: Any, batch_size: int = 256, both_strands: bool = False, *, allow_empty: bool = False
     ) -> Predictions:
-        """Predict every record of a file or iterable of records, in memory (:func:`bioseq.predict.predict`)."""
+        """Predict in memory (:func:`bioseq.predict.predict`): a file, a sequence string, a list of sequence
+        strings (ids ``seq0``, ``seq1``...), (id, sequence) pairs, ``SeqRecord`` s or a DataFrame
+        (``id``, ``sequence``); see :func:`bioseq.io.sources.iter_source`."""
         return predict(self, path_or_records, batch_size, both_strands, allow_empty=allow_empty)
 
     def predict_to_file(
@@ -58,7 +60,7 @@ class _FileMethods:
         )
 
     def embed(self, inputs: Any, cache: Any = None, batch_size: int = 256, **kwargs: Any) -> Any:
-        """Embeddings ``(n, embedding_dim)`` of a file or records, in input order; with
+        """Embeddings ``(n, embedding_dim)`` of any input form (as :meth:`predict`), in input order; with
         ``cache`` (an HDF5 path) through the content-addressed cache (:func:`bioseq.embed.embed.embed`)."""
         return embed_records(self, inputs, cache=cache, batch_size=batch_size, **kwargs)
 

@@ -26,7 +26,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from bioseq.errors import BioseqError
-from bioseq.io.sources import is_path_like, iter_source_columns
+from bioseq.io.sources import describe_source, iter_source_columns
 from bioseq.io.writers import PredictionBatch, PredictionWriter
 from bioseq.models.inference import PIECES_PER_STEP
 
@@ -56,11 +56,26 @@ class Predictions:
     def __len__(self) -> int:
         return len(self.ids)
 
+    def to_frame(self) -> Any:
+        """A pandas ``DataFrame``: columns ``id``, ``predicted``, then ``prob_<label>`` per label (the
+        columns of the prediction table). Needs pandas (``pip install 'bioseq[pandas]'``)."""
+        try:
+            import pandas as pd
+        except ImportError:
+            raise ImportError(
+                "Predictions.to_frame() needs pandas, an optional dependency: pip install 'bioseq[pandas]'"
+            ) from None
+        columns: dict[str, Any] = {"id": list(self.ids), "predicted": list(self.predicted)}
+        probs = np.asarray(self.probs).reshape(len(self.ids), len(self.labels))
+        for j, label in enumerate(self.labels):
+            columns[f"prob_{label}"] = probs[:, j]
+        return pd.DataFrame(columns)
+
 
 def iter_chunks(
     model: Model, source: Any, chunk_size: int = CHUNK_SIZE, *, allow_empty: bool = False
 ) -> Iterator[tuple[list[str], list[str]]]:
-    """``(ids, seqs)`` chunks from a path/paths/``"-"`` or an iterable of records.
+    """``(ids, seqs)`` chunks from any input form (:func:`bioseq.io.sources.iter_source`).
 
     Files are read with the model's alphabet, so a sequence in another alphabet
     is an :class:`~bioseq.errors.AlphabetError` naming the file and record;
@@ -85,9 +100,7 @@ def iter_predictions(
 ) -> Iterator[tuple[list[str], np.ndarray]]:
     """``(ids, probs float32 (n_chunk, C))`` per input chunk, in input order (``allow_empty``: see
     :func:`iter_chunks`; ``bar``: progress shown while the chunk is scored)."""
-    where = None
-    if is_path_like(source):
-        where = ", ".join(map(os.fspath, source)) if isinstance(source, (list, tuple)) else os.fspath(source)
+    where = describe_source(source)
     for ids, seqs in iter_chunks(model, source, chunk_size, allow_empty=allow_empty):
         try:
             probs = model.predict_proba_sequences(
@@ -144,8 +157,10 @@ def predict(
     *,
     allow_empty: bool = False,
 ) -> Predictions:
-    """Predict every record of a file (path, list of paths, ``"-"``) or of an iterable of
-    records (``SequenceItem``/``SeqRecord``: anything with ``.id`` and ``.seq``).
+    """Predict every record of any input form of :func:`bioseq.io.sources.iter_source`: a file
+    (path, list of paths, ``"-"``), a sequence string, a list of sequence strings (ids ``seq0``,
+    ``seq1``...), ``(id, sequence)`` pairs, records with ``.id`` and ``.seq`` (``SeqRecord``), or a
+    pandas DataFrame with ``id`` and ``sequence`` columns.
 
     Input labels are ignored. Holds all results in memory; for large inputs use
     :func:`predict_to_file`, which streams. ``allow_empty``: see :func:`iter_chunks`.

@@ -109,6 +109,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("predict", "embed", "evaluate"),
     ("training",),
     ("api",),
+    ("estimators",),  # scikit-learn estimators: train through api
     ("cli",),
     ("__main__",),
     ("",),  # bioseq/__init__.py: the lazy public API

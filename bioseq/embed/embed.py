@@ -216,8 +216,10 @@ def embed(
     Args:
         model: a loaded model (see the module doc for the duck type).
         inputs: a sequence file path (FASTA/FASTQ/GenBank/EMBL, optionally
-            gzip/bzip2), a list of paths, ``"-"`` for stdin, or an iterable of
-            records (``SequenceItem``, ``SeqRecord`` or ``(id, seq)`` tuples).
+            gzip/bzip2), a list of paths, ``"-"`` for stdin, a sequence string, a
+            list of sequence strings (ids ``seq0``, ``seq1``...), an iterable of
+            records (``SequenceItem``, ``SeqRecord`` or ``(id, seq)`` tuples) or a
+            pandas DataFrame (``id``, ``sequence``): see :func:`bioseq.io.sources.iter_source`.
         cache: an HDF5 cache file (created if absent); None computes everything.
         batch_size: sequences per model call.
         dtype: ``"float32"`` or ``"float16"``: storage dtype of a new cache group

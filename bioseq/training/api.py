@@ -26,8 +26,11 @@ def train(
     """Train a classifier (or, with ``arch="auto"``, an ensemble) and (with ``output``) write its bundle.
 
     Args:
-        train: labelled training data: a path, a list of paths, ``"-"``, or an
-            iterable of ``SequenceItem`` (``id``, ``seq``, ``labels``).
+        train: labelled training data: a path, a list of paths, ``"-"``, an
+            iterable of records with labels (``SequenceItem`` (``id``, ``seq``,
+            ``labels``), ``(id, sequence, label)`` triples, ``SeqRecord`` s with
+            ``annotations["labels"]``), or a pandas DataFrame with ``id``,
+            ``sequence`` and ``label`` columns (:func:`bioseq.io.sources.iter_source`).
         valid: validation data in the same forms; None holds out a seeded,
             stratified 10 % of ``train``.
         arch: architecture name (short for ``arch=`` in the options), or

@@ -10,15 +10,14 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from itertools import islice
 from typing import Any
 
 import numpy as np
 
 from bioseq.errors import EmptyInputError, LabelError
+from bioseq.io.sources import RECORDS, describe_source, iter_source
 
 log = logging.getLogger("bioseq.training")
 
@@ -38,7 +37,7 @@ class LabelledSet:
     ids: list[str] = field(default_factory=list)
     seqs: list[str] = field(default_factory=list)
     labels: list[tuple[str, ...]] = field(default_factory=list)
-    source: str = "<records>"
+    source: str = RECORDS
     fingerprint: str = ""
 
     def __len__(self) -> int:
@@ -57,25 +56,7 @@ class LabelledSet:
 
 
 def _describe(src: Any) -> str:
-    if isinstance(src, (str, os.PathLike)):
-        return os.fspath(src)
-    if isinstance(src, (list, tuple)) and src and all(isinstance(s, (str, os.PathLike)) for s in src):
-        return ",".join(os.fspath(s) for s in src)
-    return "<records>"
-
-
-def _is_paths(src: Any) -> bool:
-    return _describe(src) != "<records>"
-
-
-def _iter_items(src: Any, labels: Any = None, alphabet: str | None = None) -> Iterable[Any]:
-    """SequenceItems from path(s) (via the reader) or from an in-memory iterable of records."""
-    if _is_paths(src):
-        from bioseq.io.readers import iter_sequences
-
-        paths = [os.fspath(s) for s in src] if isinstance(src, (list, tuple)) else os.fspath(src)
-        return iter_sequences(paths, labels=labels, alphabet=alphabet)
-    return src
+    return describe_source(src, sep=",") or RECORDS
 
 
 def infer_alphabet(seqs: Iterable[str]) -> str:
@@ -105,7 +86,8 @@ def resolve_alphabet(src: Any, alphabet: str | None, labels: Any = None) -> str:
         from bioseq.alphabets import get_alphabet
 
         return get_alphabet(alphabet).name
-    sample = [it.seq for it in islice(_iter_items(src, labels=labels), ALPHABET_SAMPLE)]
+    first = next(iter_source(src, ALPHABET_SAMPLE, labels=labels), None)
+    sample = first.seqs if first is not None else []
     name = infer_alphabet(sample)
     log.info(
         "alphabet not given: inferred %r from the letters of the first %d records of %s",
@@ -117,43 +99,31 @@ def resolve_alphabet(src: Any, alphabet: str | None, labels: Any = None) -> str:
 
 
 def load_labelled(src: Any, alphabet: str, labels: Any = None) -> LabelledSet:
-    """Read all records of ``src`` (path(s) or SequenceItems), checking letters and labels.
+    """Read all records of ``src`` (any input form of :func:`bioseq.io.sources.iter_source`),
+    checking letters (as the readers do) and labels.
 
     Raises:
         LabelError: a record without a label (names file and record).
         EmptyInputError: no records.
     """
-    from bioseq.alphabets import get_alphabet
-
     source = _describe(src)
     out = LabelledSet(source=source)
     h = hashlib.sha256()
-    alpha = get_alphabet(alphabet)
-    allowed = set(alpha.letters) | set(alpha.ambiguous)
-    checked_here = not _is_paths(src)  # the reader checks letters of files itself
-    for it in _iter_items(src, labels=labels, alphabet=alphabet):
-        rid, seq = str(it.id), str(it.seq).upper()
-        labs = getattr(it, "labels", None)
-        if labs is None and hasattr(it, "annotations"):  # a Biopython SeqRecord
-            labs = it.annotations.get("labels")
-        if not labs:
-            raise LabelError(
-                "record has no label; give label=NAME in the FASTA header or a --labels table",
-                path=None if source == "<records>" else source,
-                record=rid,
-            )
-        if checked_here and not set(seq) <= allowed:
-            from bioseq.errors import AlphabetError
-
-            bad = "".join(sorted(set(seq) - allowed))
-            raise AlphabetError(f"letters {bad!r} are not in alphabet {alpha.name!r}", record=rid)
-        labs = tuple(labs)
-        out.ids.append(rid)
-        out.seqs.append(seq)
-        out.labels.append(labs)
-        h.update(f"{rid}\t{seq}\t{','.join(labs)}\n".encode())
+    for chunk in iter_source(src, alphabet=alphabet, labels=labels, unique_ids=True):
+        for rid, seq, labs in zip(chunk.ids, chunk.seqs, chunk.labels or [None] * len(chunk.ids), strict=True):
+            if not labs:
+                raise LabelError(
+                    "record has no label; give label=NAME in the FASTA header, a --labels table, "
+                    "or (id, sequence, label) records",
+                    path=None if source == RECORDS else source,
+                    record=rid,
+                )
+            h.update(f"{rid}\t{seq}\t{','.join(labs)}\n".encode())
+        out.ids += chunk.ids
+        out.seqs += chunk.seqs
+        out.labels += chunk.labels  # type: ignore[arg-type]
     if not out.ids:
-        raise EmptyInputError("no training records", path=None if source == "<records>" else source)
+        raise EmptyInputError("no training records", path=None if source == RECORDS else source)
     out.fingerprint = h.hexdigest()
     return out
 
@@ -171,7 +141,7 @@ def stratified_split(data: LabelledSet, fraction: float = 0.1, seed: int = 0) ->
     if n < 4:
         raise LabelError(
             f"{n} training records are too few to hold out a validation set; give --valid",
-            path=None if data.source == "<records>" else data.source,
+            path=None if data.source == RECORDS else data.source,
         )
     n_valid = max(1, int(round(fraction * n)))
     strata = [",".join(sorted(labs)) for labs in data.labels]

@@ -38,6 +38,7 @@ from bioseq.bundle import save_bundle
 from bioseq.device import resolve_device, set_threads
 from bioseq.errors import BioseqError, ConfigError, LabelError
 from bioseq.evaluate.metrics import selection_metric, validation_metrics
+from bioseq.io.sources import RECORDS, rereadable
 from bioseq.models.classifier import Classifier, default_long_input
 from bioseq.models.inference import encode_pieces
 from bioseq.models.registry import get_model, resolve_hparams
@@ -137,6 +138,7 @@ def fit_member(
 
 def load_data(train_src: Any, valid_src: Any, cfg: TrainConfig) -> LabelledData:
     """Read the labelled sets, hold out validation when none is given, infer the task, encode targets."""
+    train_src = rereadable(train_src)  # a generator of records is read once, into memory
     alpha = resolve_alphabet(train_src, cfg.alphabet, cfg.labels)
     train_set = load_labelled(train_src, alpha, cfg.labels)
     if valid_src is None:
@@ -161,7 +163,7 @@ def _check_labels_known(encoder: LabelEncoder, data: LabelledSet) -> None:
             raise LabelError(
                 f"validation label {unknown[0]!r} does not occur in the training data "
                 f"(training labels: {', '.join(encoder.labels)})",
-                path=None if data.source == "<records>" else data.source,
+                path=None if data.source == RECORDS else data.source,
                 record=rid,
             )
 
