@@ -121,6 +121,6 @@ class Genome:
                 )
             lo, hi = min(max(start, 0), size), max(min(end, size), 0)
             inner = self._fasta.fetch(chrom, lo, hi).upper() if hi > lo else ""
-            left = min(lo - start, end - start)
+            left = max(0, min(lo - start, end - start))
             return "N" * left + inner + "N" * (end - start - left - len(inner))
         return self._fasta.fetch(chrom, start, end).upper()

@@ -173,7 +173,7 @@ class EffectVcfWriter(AtomicWriter):
     def write(self, batch: tuple[list[tuple[Any, list[Allele]]], dict[int, np.ndarray]]) -> None:
         records, scores = batch
         for rec, alleles in records:
-            rec.translate(self.header)
+            rec.translate(self._out.header)  # the file holds its own copy of the header
             n_alt = len(rec.alts or ())
             if alleles:
                 for s, stat in enumerate(STAT_NAMES):
@@ -219,7 +219,11 @@ def variant_effects_to_file(
     stats = VariantStats()
     where = os.fspath(vcf_path)
     try:
-        vcf = pysam.VariantFile(where)
+        verbosity = pysam.set_verbosity(0)  # no "could not retrieve index" noise: the VCF is read in order
+        try:
+            vcf = pysam.VariantFile(where)
+        finally:
+            pysam.set_verbosity(verbosity)
     except (OSError, ValueError) as exc:
         raise InputFormatError(f"cannot read the VCF ({exc})", path=where) from None
     with vcf, Genome(genome_path) as genome:
