@@ -326,3 +326,39 @@ def test_variant_effect_cli_writes_vcf_with_info(tmp_path, genomes, chroms, mode
     d = recs[0].info["BIOSEQ_DELTA_motif"]
     assert len(d) == 2 and d[0] is not None and d[0] < 0 and d[1] is None
     assert "BIOSEQ_DELTA_motif" not in recs[1].info  # a REF mismatch (warn): written back unscored
+
+
+@pytest.mark.parametrize("what", ["binary", "two columns", "negative start", "bad strand", "empty", "past the end"])
+def test_crafted_bed_files_get_a_named_error_and_no_table(tmp_path, capsys, genomes, model, what):
+    bundle = tmp_path / "m.safetensors"
+    model.save(bundle)
+    content = {
+        "binary": bytes(range(256)), "two columns": b"chr1\t1\n", "negative start": b"chr1\t-5\t10\n",
+        "bad strand": b"chr1\t1\t10\tx\t0\t?\n", "empty": b"", "past the end": b"chr2\t700\t900\n",
+    }[what]
+    bed = tmp_path / "bad.bed"
+    bed.write_bytes(content)
+    out = tmp_path / "out.tsv"
+    assert main(["predict", str(bundle), "--regions", str(bed), "--genome", str(genomes["plain"]), "-o", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert "bioseq predict: error: " in err and "bad.bed" in err and "Traceback" not in err
+    assert not out.exists()
+
+
+def test_crafted_genome_and_vcf_get_named_errors(tmp_path, capsys, genomes, model):
+    bundle = tmp_path / "m.safetensors"
+    model.save(bundle)
+    garbage = tmp_path / "garbage.fa"
+    garbage.write_bytes(bytes(range(256)) * 10)
+    assert main(["scan", str(bundle), "--genome", str(garbage), "-o", str(tmp_path / "o.bg"), "--window", "50"]) == 1
+    assert "garbage.fa" in capsys.readouterr().err
+    bad = tmp_path / "bad.vcf"
+    bad.write_text("not a vcf\n")
+    args = ["--genome", str(genomes["plain"]), "-o", str(tmp_path / "o.tsv"), "--window", "50"]
+    assert main(["variant-effect", str(bundle), "--vcf", str(bad), *args]) == 1
+    assert "bad.vcf" in capsys.readouterr().err
+    unknown = write_vcf(tmp_path / "unk.vcf", [("chrQ", 5, "rsQ", "A", "C")])
+    assert main(["variant-effect", str(bundle), "--vcf", str(unknown), *args]) == 1
+    err = capsys.readouterr().err
+    assert "variant chrQ:5 rsQ: unknown chromosome 'chrQ'" in err and "unk.vcf" in err
+    assert not (tmp_path / "o.tsv").exists() and not (tmp_path / "o.bg").exists()

@@ -24,7 +24,7 @@ from typing import NamedTuple
 from bioseq.alphabets import DNA
 from bioseq.errors import ConfigError, GenomeError, InputFormatError
 from bioseq.genomics.genome import Genome
-from bioseq.io.formats import open_text
+from bioseq.io.formats import decoding_errors_named, open_text
 from bioseq.io.readers import SequenceItem
 
 STRANDS = ("+", "-", ".")
@@ -63,7 +63,7 @@ def read_bed(path: str | os.PathLike[str], label_column: int | None = None) -> I
     if label_column is not None and label_column < 4:
         raise ConfigError(f"the label column must be 4 (the name) or later, got {label_column}")
     n = 0
-    with open_text(path) as fh:
+    with open_text(path) as fh, decoding_errors_named(path, "a BED file (plain text, .gz or .bz2)"):
         for lineno, line in enumerate(fh, start=1):
             if _skip(line):
                 continue

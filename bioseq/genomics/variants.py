@@ -82,7 +82,11 @@ def allele_windows(genome: Genome, chrom: str, pos: int, ref: str, alt: str, win
 
 def _check_ref(genome: Genome, rec: Any, policy: str, stats: VariantStats, where: str) -> bool:
     ref = rec.ref.upper()
-    size = genome.length(rec.chrom)
+    try:
+        size = genome.length(rec.chrom)
+    except GenomeError as exc:
+        raise GenomeError(f"variant {rec.chrom}:{rec.pos} {rec.id or '.'}: {exc.message} ({genome.path})",
+                          path=where) from None
     if rec.pos < 1 or rec.pos - 1 + len(ref) > size:
         raise GenomeError(f"variant {rec.chrom}:{rec.pos} lies past the end of {rec.chrom} ({size} bp)", path=where)
     found = genome.fetch(rec.chrom, rec.pos - 1, rec.pos - 1 + len(ref))
