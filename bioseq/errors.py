@@ -95,3 +95,8 @@ class ConfigError(BioseqError):
 
 class PluginError(BioseqError):
     """A plugin registered through an entry point is missing or does not conform."""
+
+
+class GenomeError(BioseqError):
+    """A reference genome cannot be read or indexed, or a region/variant does not fit on it
+    (unknown chromosome, past a chromosome's end, REF allele unlike the genome)."""

@@ -106,7 +106,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("data",),
     ("models",),
     ("bundle",),
-    ("predict", "embed", "evaluate"),
+    ("predict", "embed", "evaluate", "genomics"),
     ("training",),
     ("api",),
     ("estimators",),  # scikit-learn estimators: train through api

@@ -31,6 +31,8 @@ COMMANDS = [
     "shard",
     "gather",
     "info",
+    "scan",
+    "variant_effect",
 ]
 
 

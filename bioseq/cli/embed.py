@@ -6,6 +6,8 @@ import argparse
 import sys
 from typing import Any
 
+from bioseq.cli.genome_options import REGION_READS, add_region_arguments, region_source
+
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p = subparsers.add_parser(
@@ -22,8 +24,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         ),
     )
     p.add_argument("model", metavar="MODEL", help="model bundle (.safetensors)")
-    p.add_argument("input", metavar="INPUT", nargs="+", help="sequence file(s) (FASTA/FASTQ/GenBank/EMBL, "
-                   "optionally .gz/.bz2) or '-' for stdin")
+    p.add_argument("input", metavar="INPUT", nargs="*", help="sequence file(s) (FASTA/FASTQ/GenBank/EMBL, "
+                   "optionally .gz/.bz2) or '-' for stdin (or --regions)")
     p.add_argument("--cache", metavar="CACHE.h5", help="the embedding cache (created if absent)")
     p.add_argument("-o", "--output", metavar="OUT.h5", help="write INPUT's embeddings here, in input order")
     p.add_argument("--dtype", choices=["float32", "float16"], default="float32",
@@ -44,8 +46,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
                    "run) and move unreadable files aside (default: damage is an error naming the file)")
     p.add_argument("--threads", type=int, metavar="N", help="CPU threads for torch")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_region_arguments(p)
     # Checked by bioseq.cli.main before run(): no output may be one of the inputs.
-    p.set_defaults(run=run, reads=("model", "input"), writes=("output",))
+    p.set_defaults(run=run, reads=("model", "input", *REGION_READS), writes=("output",))
     return p
 
 
@@ -65,6 +68,7 @@ def run(args: argparse.Namespace) -> int:
 
     if args.cache is None and args.output is None:
         raise ConfigError("nothing to write: give --cache CACHE.h5 and/or -o OUT.h5")
+    regions = region_source(args, args.input)
     set_threads(args.threads)
     model = load(args.model)
     if args.repair and args.cache is not None:
@@ -72,6 +76,8 @@ def run(args: argparse.Namespace) -> int:
 
         report_check("embed", args.cache, repair_cache(args.cache))
     inputs = args.input[0] if len(args.input) == 1 else args.input
+    if regions is not None:
+        inputs = regions.items()
     if args.per_position:
         from bioseq.embed.positions import write_positions
 

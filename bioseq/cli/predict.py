@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from bioseq.cli.genome_options import REGION_READS, add_region_arguments, region_source
 from bioseq.errors import ConfigError
 
 
@@ -15,11 +16,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         description=(
             "Write one row per input record, in input order: id, predicted label, and one prob_<label> "
             "column per class (TSV). The table is written to a temporary file and renamed when complete, "
-            "so an interrupted run leaves no partial table. Labels in the input are ignored."
+            "so an interrupted run leaves no partial table. Labels in the input are ignored. With --regions "
+            "the table adds chrom, start, end, strand after the probabilities."
         ),
     )
     p.add_argument("model", metavar="MODEL", help="model bundle (.safetensors) from 'bioseq train'")
-    p.add_argument("input", nargs="+", metavar="INPUT", help="sequence file(s), or - for stdin")
+    p.add_argument("input", nargs="*", metavar="INPUT", help="sequence file(s), or - for stdin (or --regions)")
     p.add_argument("-o", "--output", required=True, metavar="PREDICTIONS.tsv", help="table to write (- for stdout)")
     p.add_argument("--batch-size", type=int, default=256, metavar="B", help="sequences per forward pass")
     p.add_argument(
@@ -42,8 +44,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     p.add_argument("--threads", type=int, metavar="N", help="CPU threads for torch")
     p.add_argument("--no-progress", action="store_true", help="no progress bar (shown when stderr is a terminal)")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"], help="default: cuda if available")
+    add_region_arguments(p)
     # Checked by bioseq.cli.main before run(): no output may be one of the inputs.
-    p.set_defaults(run=run, reads=("model", "input", "head", "cache"), writes=("output",))
+    p.set_defaults(run=run, reads=("model", "input", "head", "cache", *REGION_READS), writes=("output",))
     return p
 
 
@@ -52,10 +55,18 @@ def run(args: argparse.Namespace) -> int:
     from bioseq.device import set_threads
     from bioseq.predict import predict_to_file
 
+    regions = region_source(args, args.input)
     set_threads(args.threads)
     model = load(args.model, device=args.device)
     source = args.input[0] if len(args.input) == 1 else args.input
-    if args.head is not None:
+    if regions is not None:
+        if args.head is not None or args.cache is not None:
+            raise ConfigError("--head/--cache are not available with --regions")
+        from bioseq.genomics.region_predict import predict_regions_to_file
+
+        n = predict_regions_to_file(model, regions, args.output, batch_size=args.batch_size,
+                                    both_strands=args.both_strands)
+    elif args.head is not None:
         if args.both_strands:
             raise ConfigError("--both-strands is not available with --head (the head reads embeddings)")
         from bioseq.embed.head import predict_with_head

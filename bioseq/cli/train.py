@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from bioseq.cli.genome_options import REGION_READS, add_region_arguments, region_source
 from bioseq.logs import log_to_stderr
 from bioseq.training.config import DEFAULT_EPOCHS, DEFAULT_PATIENCE, LONG_INPUT_CHOICES, TrainConfig, load_hparams
 
@@ -25,13 +26,15 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     _add_data_arguments(p.add_argument_group("data and model"))
     _add_optimisation_arguments(p.add_argument_group("optimisation"))
     _add_run_arguments(p.add_argument_group("run"))
+    add_region_arguments(p, labels=True)
     # Checked by bioseq.cli.main before run(): no output may be one of the inputs.
-    p.set_defaults(run=run, reads=("train", "valid", "labels", "hparams"), writes=("output", "log"))
+    p.set_defaults(run=run, reads=("train", "valid", "labels", "hparams", *REGION_READS), writes=("output", "log"))
     return p
 
 
 def _add_data_arguments(p: argparse._ArgumentGroup) -> None:
-    p.add_argument("train", nargs="+", metavar="TRAIN", help="labelled sequence file(s) (FASTA/FASTQ/...)")
+    p.add_argument("train", nargs="*", metavar="TRAIN", help="labelled sequence file(s) (FASTA/FASTQ/...), or "
+                   "--regions with labels from a BED column")
     p.add_argument("--valid", nargs="+", metavar="VALID", help="labelled validation file(s)")
     p.add_argument(
         "--arch",
@@ -124,6 +127,7 @@ def run(args: argparse.Namespace) -> int:
     from bioseq.training.api import train
 
     log_to_stderr(quiet=args.quiet)
+    regions = region_source(args, args.train)
     config = TrainConfig(
         arch=args.arch,
         candidates=args.candidates,
@@ -151,7 +155,7 @@ def run(args: argparse.Namespace) -> int:
         distributed=args.distributed,
     )
     train(
-        args.train[0] if len(args.train) == 1 else args.train,
+        regions.training_items() if regions is not None else args.train[0] if len(args.train) == 1 else args.train,
         None if not args.valid else (args.valid[0] if len(args.valid) == 1 else args.valid),
         config=config,
     )

@@ -36,9 +36,9 @@ PROB_PREFIX = "prob_"
 FIXED_COLUMNS = ("id", "predicted")
 
 
-def header_line(labels: Sequence[str]) -> str:
-    """The table's header row (with the trailing newline)."""
-    return "\t".join([*FIXED_COLUMNS, *(PROB_PREFIX + str(lab) for lab in labels)]) + "\n"
+def header_line(labels: Sequence[str], extra: Sequence[str] = ()) -> str:
+    """The table's header row (with the trailing newline); ``extra`` columns follow the probabilities."""
+    return "\t".join([*FIXED_COLUMNS, *(PROB_PREFIX + str(lab) for lab in labels), *extra]) + "\n"
 
 
 class PredictionTable(NamedTuple):
@@ -66,11 +66,14 @@ class PredictionBatch(NamedTuple):
             writer's ``labels``; for a multi-label writer a collection of
             labels/indices per record.
         probs: array-like of shape (n, len(labels)), probabilities in label order.
+        extra: for a writer with ``extra`` columns: one sequence of n values per
+            column (written with ``str``), in the writer's column order.
     """
 
     ids: Sequence[str]
     predicted: Sequence[Any]
     probs: Any
+    extra: Sequence[Sequence[Any]] = ()
 
 
 class PredictionWriter(AtomicTextWriter):
@@ -87,6 +90,8 @@ class PredictionWriter(AtomicTextWriter):
         labels: class labels, in the column order of ``probs``.
         multilabel: ``predicted`` entries are collections of labels (written
             comma-separated) instead of single labels.
+        extra: names of further columns after the ``prob_<label>`` ones (e.g. a
+            region's ``chrom, start, end, strand``); none may start with ``prob_``.
 
     Example::
 
@@ -95,8 +100,13 @@ class PredictionWriter(AtomicTextWriter):
                 w.write(PredictionBatch(ids, probs.argmax(1), probs))
     """
 
-    def __init__(self, path: str | os.PathLike[str], labels: Sequence[str], multilabel: bool = False) -> None:
+    def __init__(
+        self, path: str | os.PathLike[str], labels: Sequence[str], multilabel: bool = False, extra: Sequence[str] = ()
+    ) -> None:
         self.labels = [str(lab) for lab in labels]
+        self.extra = [str(c) for c in extra]
+        if any(c.startswith(PROB_PREFIX) or c in FIXED_COLUMNS for c in self.extra):
+            raise ValueError(f"extra columns may not be named like id, predicted or prob_*: {self.extra}")
         self.multilabel = multilabel
         if not self.labels:
             raise ValueError("PredictionWriter needs at least one label")
@@ -107,9 +117,9 @@ class PredictionWriter(AtomicTextWriter):
             raise ValueError(f"labels may not contain tabs, newlines or commas: {bad}")
         self.rows = 0
         # the row template; write() %-formats n copies of it in one go
-        self._line = "%s\t%s\t" + "\t".join(["%.6g"] * len(self.labels)) + "\n"
+        self._line = "%s\t%s\t" + "\t".join(["%.6g"] * len(self.labels) + ["%s"] * len(self.extra)) + "\n"
         super().__init__(path)
-        self._fh.write(header_line(self.labels))
+        self._fh.write(header_line(self.labels, self.extra))
 
     def _label(self, value) -> str:
         if isinstance(value, (int, np.integer)):
@@ -124,9 +134,11 @@ class PredictionWriter(AtomicTextWriter):
             RuntimeError: the writer is already closed or aborted.
         """
         fh = self._handle()
-        ids, predicted, probs = batch
+        ids, predicted, probs, extra = batch
         probs = np.asarray(probs, dtype=np.float64)
         n = len(ids)
+        if len(extra) != len(self.extra) or any(len(col) != n for col in extra):
+            raise ValueError(f"expected {len(self.extra)} extra columns of {n} values ({', '.join(self.extra)})")
         if probs.shape != (n, len(self.labels)) or len(predicted) != n:
             raise ValueError(
                 f"batch shapes disagree: {n} ids, {len(predicted)} predictions, probs {probs.shape}; "
@@ -139,8 +151,10 @@ class PredictionWriter(AtomicTextWriter):
         else:
             preds = [self._label(p) for p in predicted]
         # One %-format of the whole batch: no Python code per row (2.5x faster than an f-string per row).
-        joined = (self._line * n) % tuple(chain.from_iterable(zip(ids, preds, *probs.T.tolist(), strict=True)))
-        if joined.count("\t") != n * (len(self.labels) + 1) or joined.count("\n") != n:
+        joined = (self._line * n) % tuple(
+            chain.from_iterable(zip(ids, preds, *probs.T.tolist(), *extra, strict=True))
+        )
+        if joined.count("\t") != n * (len(self.labels) + len(self.extra) + 1) or joined.count("\n") != n:
             raise ValueError("record ids and labels may not contain tabs or newlines")
         fh.write(joined)
         self.rows += n
@@ -177,8 +191,8 @@ def read_predictions(path: str | os.PathLike[str]) -> PredictionTable:
             (the message names the line and record id).
     """
     path = Path(path)
-    with open_table(path) as (fh, _header, labels):
-        ncol = len(labels) + 2
+    with open_table(path) as (fh, header, labels):
+        ncol = header.count("\t") + 1
         ids: list[str] = []
         predicted: list[str] = []
         cells: list[list[str]] = []
@@ -193,7 +207,7 @@ def read_predictions(path: str | os.PathLike[str]) -> PredictionTable:
                 )
             ids.append(fields[0])
             predicted.append(fields[1])
-            cells.append(fields[2:])
+            cells.append(fields[2 : 2 + len(labels)])
     try:
         probs = np.array(cells, dtype=np.float64).reshape(len(cells), len(labels))
     except ValueError:
@@ -210,8 +224,12 @@ def read_predictions(path: str | os.PathLike[str]) -> PredictionTable:
 
 
 def parse_header(header: str, path: str | os.PathLike[str]) -> list[str]:
-    """The labels of a table header ``id<TAB>predicted<TAB>prob_<label>...``."""
+    """The labels of a table header ``id<TAB>predicted<TAB>prob_<label>...`` (further columns
+    after the probabilities, such as a region's ``chrom start end strand``, are allowed)."""
     columns = header.rstrip("\r\n").split("\t")
+    n_probs = next((i for i, c in enumerate(columns[2:]) if not c.startswith(PROB_PREFIX)), len(columns) - 2)
+    if n_probs and len(columns) > 2 + n_probs:
+        columns = columns[: 2 + n_probs]
     if tuple(columns[:2]) != FIXED_COLUMNS or len(columns) < 3:
         raise InputFormatError(
             f"not a prediction table: the header must be 'id<TAB>predicted<TAB>prob_<label>...', "

@@ -1,0 +1,101 @@
+"""Predictions for BED regions: the prediction table plus ``chrom, start, end, strand``.
+
+Streams like :func:`bioseq.predict.predict_to_file`: regions are read a chunk at a
+time, their sequences fetched from the genome, scored through
+``model.predict_proba_sequences`` (the one inference path) and written through a
+:class:`~bioseq.io.writers.PredictionWriter` with the region columns after the
+probabilities (``bioseq evaluate`` and ``bioseq gather`` read such tables).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bioseq.errors import EmptyInputError
+from bioseq.genomics.genome import Genome
+from bioseq.genomics.regions import REGION_COLUMNS, iter_region_chunks, read_bed, region_columns, region_records
+from bioseq.io.readers import SequenceItem
+from bioseq.io.writers import PredictionBatch, PredictionWriter
+
+CHUNK_SIZE = 4096
+
+
+@dataclass(frozen=True)
+class RegionSource:
+    """What ``--regions/--genome/--width/--pad/--label-column`` describe (the CLI's shared option group).
+
+    Attributes:
+        bed: the BED file.
+        genome: the FASTA (plain or bgzip, with or without its index).
+        width: resize every region to this many letters around its centre (None: as given).
+        pad: fill the outside of a chromosome with N instead of failing.
+        label_column: 1-based BED column of the labels (training; 4 = name).
+    """
+
+    bed: str
+    genome: str
+    width: int | None = None
+    pad: bool = False
+    label_column: int | None = None
+
+    def items(self, *, id_from_name: bool = True) -> Iterator[SequenceItem]:
+        """The regions as ``SequenceItem`` records, streamed (the genome is open while iterating)."""
+        with Genome(self.genome) as genome:
+            for _region, item in region_records(
+                genome, read_bed(self.bed, self.label_column), width=self.width, pad=self.pad,
+                id_from_name=id_from_name, where=self.bed,
+            ):
+                yield item
+
+    def training_items(self) -> list[SequenceItem]:
+        """Labelled records for training: ids ``chrom:start-end(strand)`` (the name column may hold labels)."""
+        return list(self.items(id_from_name=self.label_column != 4 and self.label_column is not None))
+
+
+def predict_regions_to_file(
+    model: Any,
+    source: RegionSource,
+    output: str | os.PathLike[str],
+    *,
+    batch_size: int = 256,
+    both_strands: bool = False,
+    chunk_size: int = CHUNK_SIZE,
+) -> int:
+    """Write the region prediction table of ``source`` to ``output`` (``"-"``: stdout, once complete).
+
+    Columns: ``id, predicted, prob_<label>..., chrom, start, end, strand`` (coordinates as read,
+    after resizing). Returns the number of regions.
+    """
+    if os.fspath(output) == "-":
+        with tempfile.TemporaryDirectory(prefix="bioseq-regions-") as tmp:
+            table = Path(tmp) / "predictions.tsv"
+            n = predict_regions_to_file(model, source, table, batch_size=batch_size, both_strands=both_strands,
+                                        chunk_size=chunk_size)
+            with open(table, encoding="utf-8") as fh:
+                shutil.copyfileobj(fh, sys.stdout)
+            sys.stdout.flush()
+        return n
+    multilabel = model.task == "multilabel"
+    n = 0
+    with Genome(source.genome) as genome, PredictionWriter(
+        output, model.labels, multilabel=multilabel, extra=REGION_COLUMNS
+    ) as writer:
+        for regions, ids, seqs in iter_region_chunks(
+            genome, read_bed(source.bed), chunk_size, width=source.width, pad=source.pad, where=source.bed
+        ):
+            probs = model.predict_proba_sequences(seqs, batch_size=batch_size, both_strands=both_strands, ids=ids)
+            predicted: list[Any] = model.decide(probs)
+            if multilabel:
+                predicted = [p.split(",") if p else [] for p in predicted]
+            writer.write(PredictionBatch(ids, predicted, probs, region_columns(regions)))
+            n += len(ids)
+    if n == 0:  # pragma: no cover - read_bed raises first
+        raise EmptyInputError("no regions", path=source.bed)
+    return n

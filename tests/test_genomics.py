@@ -1,0 +1,364 @@
+"""Tests of bioseq.genomics: genome access (plain and bgzip), BED regions, genome scans and
+variant effects on a small synthetic genome with a planted motif."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pytest
+
+pysam = pytest.importorskip("pysam")
+
+import bioseq  # noqa: E402
+from bioseq.alphabets import DNA  # noqa: E402
+from bioseq.cli import main  # noqa: E402
+from bioseq.errors import ConfigError, GenomeError  # noqa: E402
+from bioseq.genomics.genome import Genome  # noqa: E402
+from bioseq.genomics.regions import Region, read_bed, region_records, resize  # noqa: E402
+from bioseq.genomics.scan import scan_to_file  # noqa: E402
+from bioseq.genomics.variants import allele_windows, variant_effects_to_file  # noqa: E402
+from bioseq.io.readers import SequenceItem  # noqa: E402
+from bioseq.io.writers import read_predictions  # noqa: E402
+
+MOTIF = "GGGGCCCCGGGGCCCC"
+MOTIF_AT = 1500
+WINDOW = 100
+
+
+def rand_seq(rng: random.Random, n: int) -> str:
+    return "".join(rng.choice("ACGT") for _ in range(n))
+
+
+def make_genome() -> dict[str, str]:
+    rng = random.Random(7)
+    chr1 = rand_seq(rng, 3000)
+    chr1 = chr1[:MOTIF_AT] + MOTIF + chr1[MOTIF_AT + len(MOTIF) :]
+    chr2 = rand_seq(rng, 800)
+    chr2 = chr2[:300] + "N" * 100 + chr2[400:]
+    return {"chr1": chr1, "chr2": chr2.lower()[:50] + chr2[50:]}  # soft-masked start: read upper-case
+
+
+def write_fasta(path, chroms, width=60):
+    with open(path, "w") as fh:
+        for name, seq in chroms.items():
+            fh.write(f">{name} synthetic\n")
+            fh.writelines(seq[i : i + width] + "\n" for i in range(0, len(seq), width))
+    return path
+
+
+@pytest.fixture(scope="module")
+def chroms():
+    return make_genome()
+
+
+@pytest.fixture(scope="module")
+def genomes(tmp_path_factory, chroms):
+    """``{"plain": genome.fa, "bgzip": genome.fa.gz}`` (no index yet: built on first open)."""
+    from Bio import bgzf
+
+    d = tmp_path_factory.mktemp("genome")
+    plain = write_fasta(d / "genome.fa", chroms)
+    gz = d / "genome.fa.gz"
+    with open(plain, "rb") as src, bgzf.BgzfWriter(str(gz), "wb") as out:
+        out.write(src.read())
+    return {"plain": plain, "bgzip": gz}
+
+
+@pytest.fixture(scope="module")
+def model():
+    """kmer-linear (4-mers) trained on 100-letter windows with and without the motif."""
+    rng = random.Random(3)
+    recs = []
+    for i in range(300):
+        seq = rand_seq(rng, WINDOW)
+        if i % 2:
+            at = rng.randint(0, WINDOW - len(MOTIF))
+            seq = seq[:at] + MOTIF + seq[at + len(MOTIF) :]
+        recs.append(SequenceItem(f"w{i}", seq, ("motif" if i % 2 else "background",)))
+    return bioseq.train(recs, arch="kmer-linear", progress=False)
+
+
+# ------------------------------------------------------------------ genome access and coordinates
+@pytest.mark.parametrize("kind", ["plain", "bgzip"])
+def test_fetch_is_0_based_half_open_and_builds_the_index(genomes, chroms, kind):
+    with Genome(genomes[kind]) as g:
+        assert g.lengths == {"chr1": 3000, "chr2": 800}
+        assert g.fetch("chr1", 10, 20) == chroms["chr1"][10:20]
+        assert g.fetch("chr1", 59, 61) == chroms["chr1"][59:61]  # across a FASTA line break
+        assert g.fetch("chr2", 0, 5) == chroms["chr2"][:5].upper()  # soft-masked letters upper-cased
+        assert g.fetch("chr1", 2995, 3000) == chroms["chr1"][-5:]
+        assert g.fetch("chr1", -2, 3, pad=True) == "NN" + chroms["chr1"][:3]
+        assert g.fetch("chr1", 2998, 3002, pad=True) == chroms["chr1"][-2:] + "NN"
+        assert g.fetch("chr1", 3005, 3008, pad=True) == "NNN"
+        with pytest.raises(GenomeError, match=r"chr1:2998-3002 reaches past the chromosome \(chr1 is 3000 bp"):
+            g.fetch("chr1", 2998, 3002)
+        with pytest.raises(GenomeError, match="unknown chromosome 'chrX'"):
+            g.fetch("chrX", 0, 1)
+    assert (genomes[kind].parent / (genomes[kind].name + ".fai")).exists()
+    if kind == "bgzip":
+        assert (genomes[kind].parent / "genome.fa.gz.gzi").exists()
+
+
+def test_plain_gzip_and_unwritable_directory_are_named_errors(tmp_path, chroms, monkeypatch):
+    import gzip
+
+    gz = tmp_path / "plain.fa.gz"
+    gz.write_bytes(gzip.compress(b">a\nACGT\n"))
+    with pytest.raises(GenomeError, match="plain gzip.*bgzip") as err:
+        Genome(gz)
+    assert str(gz) in str(err.value)
+    fa = write_fasta(tmp_path / "ro.fa", {"a": "ACGT"})
+    monkeypatch.setattr("bioseq.genomics.genome.os.access", lambda *a: False)
+    with pytest.raises(GenomeError, match=r"index ro.fa.fai is missing .* not writable: .*samtools faidx"):
+        Genome(fa)
+
+
+def test_bed_regions_strand_resize_ids_and_edges(tmp_path, genomes, chroms):
+    bed = tmp_path / "r.bed"
+    bed.write_text(
+        "track name=x\n# comment\n"
+        "chr1\t10\t20\tplus\t0\t+\n"
+        "chr1\t10\t20\t.\t0\t-\n"
+        "chr2\t100\t200\n"
+    )
+    regions = list(read_bed(bed))
+    assert regions[0] == Region("chr1", 10, 20, "+", "plus", None, 3)
+    assert resize(Region("c", 100, 200), 50)[:3] == ("c", 125, 175)
+    assert resize(Region("c", 100, 201), 50)[:3] == ("c", 125, 175)
+    assert resize(Region("c", 100, 101), 4)[:3] == ("c", 98, 102)
+    with Genome(genomes["plain"]) as g:
+        recs = [item for _, item in region_records(g, regions)]
+        assert [r.id for r in recs] == ["plus", "chr1:10-20(-)", "chr2:100-200(.)"]
+        assert recs[0].seq == chroms["chr1"][10:20]
+        assert recs[1].seq == DNA.reverse_complement(chroms["chr1"][10:20])
+        assert recs[2].seq == chroms["chr2"][100:200]
+        edge = [Region("chr1", 2990, 3000, "+", None, None, 9)]
+        with pytest.raises(GenomeError, match=r"r.bed:9: chr1:2980-3010 reaches past"):
+            list(region_records(g, edge, width=30, where=str(bed)))
+        ((r, item),) = region_records(g, edge, width=30, pad=True)
+        assert (r.start, r.end) == (2980, 3010) and item.seq == chroms["chr1"][2980:] + "N" * 10
+        with pytest.raises(GenomeError, match="unknown chromosome 'chrZ'"):
+            list(region_records(g, [Region("chrZ", 0, 5)]))
+
+
+def test_predict_regions_cli_table(tmp_path, genomes, chroms, model):
+    bundle = tmp_path / "m.safetensors"
+    model.save(bundle)
+    bed = tmp_path / "r.bed"
+    bed.write_text(f"chr1\t{MOTIF_AT - 42}\t{MOTIF_AT + 58}\tmotif_site\t0\t+\nchr1\t100\t200\n")
+    out = tmp_path / "p.tsv"
+    assert main(["predict", str(bundle), "--regions", str(bed), "--genome", str(genomes["bgzip"]),
+                 "-o", str(out)]) == 0
+    lines = out.read_text().splitlines()
+    assert lines[0].split("\t") == ["id", "predicted", "prob_background", "prob_motif", "chrom", "start", "end",
+                                    "strand"]
+    assert lines[1].split("\t")[0] == "motif_site" and lines[1].split("\t")[4:] == ["chr1", "1458", "1558", "+"]
+    assert lines[2].split("\t")[0] == "chr1:100-200(.)"
+    table = read_predictions(out)  # evaluate/gather read the table: the region columns are ignored
+    assert table.labels == ["background", "motif"] and table.ids[0] == "motif_site"
+    direct = model.predict_proba_sequences([chroms["chr1"][MOTIF_AT - 42 : MOTIF_AT + 58], chroms["chr1"][100:200]])
+    np.testing.assert_allclose(table.probs, direct, atol=1e-5)
+    assert table.predicted[0] == "motif"
+    # INPUT and --regions are exclusive; --regions needs --genome
+    assert main(["predict", str(bundle), "--regions", str(bed), "-o", str(tmp_path / "x.tsv")]) == 1
+    assert main(["predict", str(bundle), "-o", str(tmp_path / "x.tsv")]) == 1
+
+
+def test_embed_regions_cli(tmp_path, genomes, chroms, model):
+    h5py = pytest.importorskip("h5py")
+    bundle = tmp_path / "m.safetensors"
+    model.save(bundle)
+    bed = tmp_path / "r.bed"
+    bed.write_text("chr1\t0\t100\ta\nchr2\t100\t200\tb\t0\t-\n")
+    out = tmp_path / "e.h5"
+    assert main(["embed", str(bundle), "--regions", str(bed), "--genome", str(genomes["plain"]), "-o", str(out),
+                 "--no-progress"]) == 0
+    with h5py.File(out) as f:
+        ids = [i.decode() if isinstance(i, bytes) else i for i in f["ids"][:]]
+        emb = f["embeddings"][:]
+    assert ids == ["a", "b"]
+    direct = model.embed_sequences([chroms["chr1"][:100], DNA.reverse_complement(chroms["chr2"][100:200])])
+    np.testing.assert_allclose(emb, direct, atol=1e-5)
+
+
+def test_train_from_regions_with_labels_in_the_name_column(tmp_path, genomes):
+    bed = tmp_path / "train.bed"
+    rows = [f"chr1\t{MOTIF_AT - 30 + i}\t{MOTIF_AT + 50 + i}\tmotif\n" for i in range(10)]
+    rows += [f"chr1\t{200 + 40 * i}\t{280 + 40 * i}\tbackground\n" for i in range(10)]
+    bed.write_text("".join(rows))
+    out = tmp_path / "m.safetensors"
+    assert main(["train", "--regions", str(bed), "--genome", str(genomes["plain"]), "--arch", "kmer-linear",
+                 "-o", str(out), "-q"]) == 0
+    assert sorted(bioseq.load(out).labels) == ["background", "motif"]
+
+
+# ------------------------------------------------------------------ scans
+def _read_bedgraph(path):
+    rows = [line.split("\t") for line in path.read_text().splitlines()]
+    return [(c, int(s), int(e), float(v)) for c, s, e, v in rows]
+
+
+def test_scan_finds_the_planted_motif_and_tiles(tmp_path, genomes, model):
+    out, peaks = tmp_path / "s.bedGraph", tmp_path / "peaks.bed"
+    stats = scan_to_file(model, genomes["plain"], out, window=WINDOW, peaks=peaks, threshold=0.5)
+    rows = _read_bedgraph(out)
+    chr1 = [r for r in rows if r[0] == "chr1"]
+    # windows start every 50 letters; each value sits on the window's central 50-letter bin
+    assert chr1[0][1:3] == (25, 75) and all(a[2] == b[1] for a, b in zip(chr1, chr1[1:], strict=False))
+    assert [r[0] for r in rows] == sorted((r[0] for r in rows), key=["chr1", "chr2"].index)
+    best = max(chr1, key=lambda r: r[3])
+    assert best[1] < MOTIF_AT + len(MOTIF) and best[2] > MOTIF_AT - WINDOW // 2
+    assert best[3] > 0.5
+    peak_rows = [line.split("\t") for line in peaks.read_text().splitlines()]
+    assert any(p[0] == "chr1" and int(p[1]) <= MOTIF_AT + 50 and int(p[2]) >= MOTIF_AT for p in peak_rows)
+    # chr2 has N at [300, 400): windows holding more than 10 % N are skipped (a gap)
+    chr2 = [r for r in rows if r[0] == "chr2"]
+    assert stats.skipped_n == 3  # windows starting at 250, 300, 350 (those at 200 and 400 hold no N)
+    assert all(not (r[1] >= 275 and r[2] <= 425) for r in chr2)
+    assert stats.windows == len(rows)
+
+
+def test_scan_plain_and_bgzip_agree_and_regions_restrict(tmp_path, genomes, model):
+    a, b = tmp_path / "a.bedGraph", tmp_path / "b.bedGraph"
+    scan_to_file(model, genomes["plain"], a, window=WINDOW, stride=20)
+    scan_to_file(model, genomes["bgzip"], b, window=WINDOW, stride=20)
+    assert a.read_text() == b.read_text()
+    bed = tmp_path / "r.bed"
+    bed.write_text("chr1\t1450\t1700\nchr1\t1400\t1500\n")  # unsorted and overlapping: merged to [1400, 1700)
+    c = tmp_path / "c.bedGraph"
+    scan_to_file(model, genomes["plain"], c, window=WINDOW, stride=20, regions=bed)
+    rows = _read_bedgraph(c)
+    assert rows[0][1:3] == (1440, 1460) and rows[-1][1:3] == (1640, 1660)
+    full = {r[1:3]: r[3] for r in _read_bedgraph(a)}
+    assert all(full[r[1:3]] == r[3] for r in rows)
+
+
+def test_scan_needs_a_window_for_kmer_linear_and_a_class_for_multiclass(tmp_path, genomes, model):
+    with pytest.raises(ConfigError, match="--window"):
+        scan_to_file(model, genomes["plain"], tmp_path / "x.bedGraph")
+    with pytest.raises(ConfigError, match="unknown class 'nope'"):
+        scan_to_file(model, genomes["plain"], tmp_path / "x.bedGraph", window=WINDOW, class_name="nope")
+    assert not (tmp_path / "x.bedGraph").exists()
+
+
+# ------------------------------------------------------------------ variants
+def write_vcf(path, rows):
+    header = (
+        "##fileformat=VCFv4.2\n##contig=<ID=chr1,length=3000>\n##contig=<ID=chr2,length=800>\n"
+        "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n"
+    )
+    path.write_text(header + "".join("\t".join(map(str, r)) + "\t.\t.\t.\n" for r in rows))
+    return path
+
+
+def test_allele_windows_vcf_positions_are_1_based(genomes, chroms):
+    s = chroms["chr1"]
+    with Genome(genomes["plain"]) as g:
+        # SNV at POS 11 = s[10]
+        assert allele_windows(g, "chr1", 11, s[10], "A", 5) == (s[8:13], s[8:10] + "A" + s[11:13])
+        # deletion REF s[10:12] -> ALT s[10]: each allele centred in its own window
+        assert allele_windows(g, "chr1", 11, s[10:12], s[10], 5) == (s[9:14], s[8:10] + s[10] + s[12:14])
+        # insertion s[10] -> s[10] + "TT"
+        assert allele_windows(g, "chr1", 11, s[10], s[10] + "TT", 5) == (s[8:13], s[9:10] + s[10] + "TT" + s[11:12])
+        # at the chromosome's start the flank is N
+        assert allele_windows(g, "chr1", 1, s[0], "A", 5) == ("NN" + s[:3], "NNA" + s[1:3])
+
+
+def test_variant_effects(tmp_path, genomes, chroms, model):
+    s = chroms["chr1"]
+    mid = MOTIF_AT + 8  # a G->A... inside the motif (0-based), POS = mid + 1
+    alt_in = "A" if s[mid] != "A" else "T"
+    vcf = write_vcf(tmp_path / "v.vcf", [
+        ("chr1", mid + 1, "in_motif", s[mid], alt_in),
+        ("chr1", 501, "background", s[500], "A" if s[500] != "A" else "T"),
+        ("chr1", 701, "multi", s[700], "A,T" if s[700] not in "AT" else "C,G"),
+        ("chr1", 801, "symbolic", s[800], "<DEL>"),
+        ("chr1", 901, "indel", s[900:903], s[900]),
+    ])
+    out = tmp_path / "e.tsv"
+    stats = variant_effects_to_file(model, vcf, genomes["plain"], out, window=WINDOW)
+    assert (stats.records, stats.scored, stats.symbolic) == (5, 5, 1)
+    lines = [line.split("\t") for line in out.read_text().splitlines()]
+    assert lines[0] == ["chrom", "pos", "id", "ref", "alt", "ref_background", "ref_motif", "alt_background",
+                        "alt_motif", "delta_background", "delta_motif", "log2fc_background", "log2fc_motif"]
+    rows = {(r[2], r[4]): r for r in lines[1:]}
+    assert [r[2] for r in lines[1:]] == ["in_motif", "background", "multi", "multi", "indel"]
+    delta = {k[0]: abs(float(r[10])) for k, r in rows.items()}
+    assert delta["in_motif"] > 5 * delta["background"]
+    r = rows[("in_motif", alt_in)]
+    assert float(r[10]) < 0 and np.isclose(float(r[10]), float(r[8]) - float(r[6]), atol=1e-5)
+    assert np.isclose(float(r[12]), np.log2((float(r[8]) + 1e-6) / (float(r[6]) + 1e-6)), atol=1e-4)
+    # the same through the bgzip genome
+    out_gz = tmp_path / "e_gz.tsv"
+    variant_effects_to_file(model, vcf, genomes["bgzip"], out_gz, window=WINDOW)
+    assert out_gz.read_text() == out.read_text()
+
+
+def test_ref_mismatch_names_the_variant(tmp_path, genomes, chroms, model):
+    s = chroms["chr1"]
+    wrong = "A" if s[99] != "A" else "C"
+    vcf = write_vcf(tmp_path / "bad.vcf", [("chr1", 100, "rs_bad", wrong, "G"), ("chr1", 201, "ok", s[200], "N")])
+    with pytest.raises(GenomeError, match=rf"variant chr1:100 rs_bad: REF {wrong} does not match the genome's "
+                                          rf"{s[99]}"):
+        variant_effects_to_file(model, vcf, genomes["plain"], tmp_path / "o.tsv", window=WINDOW)
+    assert not (tmp_path / "o.tsv").exists()
+    stats = variant_effects_to_file(model, vcf, genomes["plain"], tmp_path / "o.tsv", window=WINDOW,
+                                    ref_mismatch="skip")
+    assert (stats.ref_mismatch, stats.scored) == (1, 1)
+
+
+def test_variant_effect_cli_writes_vcf_with_info(tmp_path, genomes, chroms, model):
+    s = chroms["chr1"]
+    bundle = tmp_path / "m.safetensors"
+    model.save(bundle)
+    wrong = "A" if chroms["chr2"][9].upper() != "A" else "C"
+    vcf = write_vcf(tmp_path / "v.vcf", [("chr1", 1509, "x", s[1508], "A,<DEL>"), ("chr2", 10, "y", wrong, "C")])
+    vcf_gz = tmp_path / "v.vcf.gz"
+    pysam.tabix_compress(str(vcf), str(vcf_gz))
+    out = tmp_path / "o.vcf.gz"
+    rc = main(["variant-effect", str(bundle), "--vcf", str(vcf_gz), "--genome", str(genomes["bgzip"]),
+               "-o", str(out), "--window", str(WINDOW), "--ref-mismatch", "warn"])
+    assert rc == 0
+    with pysam.VariantFile(str(out)) as v:
+        recs = list(v)
+    assert len(recs) == 2
+    d = recs[0].info["BIOSEQ_DELTA_motif"]
+    assert len(d) == 2 and d[0] is not None and d[0] < 0 and d[1] is None
+    assert "BIOSEQ_DELTA_motif" not in recs[1].info  # a REF mismatch (warn): written back unscored
+
+
+@pytest.mark.parametrize("what", ["binary", "two columns", "negative start", "bad strand", "empty", "past the end"])
+def test_crafted_bed_files_get_a_named_error_and_no_table(tmp_path, capsys, genomes, model, what):
+    bundle = tmp_path / "m.safetensors"
+    model.save(bundle)
+    content = {
+        "binary": bytes(range(256)), "two columns": b"chr1\t1\n", "negative start": b"chr1\t-5\t10\n",
+        "bad strand": b"chr1\t1\t10\tx\t0\t?\n", "empty": b"", "past the end": b"chr2\t700\t900\n",
+    }[what]
+    bed = tmp_path / "bad.bed"
+    bed.write_bytes(content)
+    out = tmp_path / "out.tsv"
+    assert main(["predict", str(bundle), "--regions", str(bed), "--genome", str(genomes["plain"]), "-o", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert "bioseq predict: error: " in err and "bad.bed" in err and "Traceback" not in err
+    assert not out.exists()
+
+
+def test_crafted_genome_and_vcf_get_named_errors(tmp_path, capsys, genomes, model):
+    bundle = tmp_path / "m.safetensors"
+    model.save(bundle)
+    garbage = tmp_path / "garbage.fa"
+    garbage.write_bytes(bytes(range(256)) * 10)
+    assert main(["scan", str(bundle), "--genome", str(garbage), "-o", str(tmp_path / "o.bg"), "--window", "50"]) == 1
+    assert "garbage.fa" in capsys.readouterr().err
+    bad = tmp_path / "bad.vcf"
+    bad.write_text("not a vcf\n")
+    args = ["--genome", str(genomes["plain"]), "-o", str(tmp_path / "o.tsv"), "--window", "50"]
+    assert main(["variant-effect", str(bundle), "--vcf", str(bad), *args]) == 1
+    assert "bad.vcf" in capsys.readouterr().err
+    unknown = write_vcf(tmp_path / "unk.vcf", [("chrQ", 5, "rsQ", "A", "C")])
+    assert main(["variant-effect", str(bundle), "--vcf", str(unknown), *args]) == 1
+    err = capsys.readouterr().err
+    assert "variant chrQ:5 rsQ: unknown chromosome 'chrQ'" in err and "unk.vcf" in err
+    assert not (tmp_path / "o.tsv").exists() and not (tmp_path / "o.bg").exists()
