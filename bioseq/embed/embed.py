@@ -192,6 +192,9 @@ def iter_embed(
             computed = np.empty((len(todo), dim), out_dtype)
             _compute(call, chunk, seqs, todo, computed, batch_size, writer, bar)
             chunk.embeddings[missing] = computed[source]
+            if writer is not None and len(todo) < len(ids):  # ids of cached or repeated sequences
+                rest = np.setdiff1d(np.arange(len(ids)), todo, assume_unique=True)
+                writer.add_aliases([ids[i] for i in rest], chunk.keys[rest])
             stats.add_chunk(len(ids), len(missing), len(todo))
             bar.update(len(ids) - len(todo))
             yield chunk
