@@ -4,6 +4,7 @@ resume, max_time, multilabel, imbalance, alphabet/task inference, splits, early 
 from __future__ import annotations
 
 import json
+import logging
 import random
 
 import numpy as np
@@ -15,7 +16,7 @@ from bioseq.errors import ConfigError, LabelError
 from bioseq.evaluate.metrics import selection_metric
 from bioseq.io.readers import SequenceItem
 from bioseq.tasks import LabelEncoder
-from bioseq.training.data import LabelledSet, infer_alphabet, stratified_split
+from bioseq.training.data import LabelledSet, infer_alphabet, resolve_alphabet, stratified_split
 from bioseq.training.early_stopping import EarlyStopping
 from bioseq.training.labels import infer_task
 from bioseq.training.loop import lr_lambda_factory
@@ -274,6 +275,25 @@ def test_infer_alphabet():
     assert infer_alphabet(["ACGTN", "GGT"]) == "dna"
     assert infer_alphabet(["ACGU"]) == "rna"
     assert infer_alphabet(["MKVL", "ACGT"]) == "protein"
+
+
+def test_dna_with_iupac_codes_is_inferred_as_dna(tmp_path, caplog):
+    """Issue 12.6: one IUPAC code (R) in DNA made training infer the protein alphabet."""
+    assert infer_alphabet(["ACGTRACGTA", "GGTTAACC"]) == "dna"
+    assert infer_alphabet(["acgtyacgt"]) == "dna"
+    assert infer_alphabet(["ACGURACGU"]) == "rna"
+    assert infer_alphabet(["NNNNNNNNNNNNNNNNACGTKM"]) == "dna"  # a run of N is not counted against it
+    # letters that are all nucleotide codes, in a protein's proportions (A, C, T a quarter): protein
+    assert infer_alphabet(["ACDHKMRSTVWY" * 3]) == "protein"
+    assert infer_alphabet(["MKVLAAGE", "ACGT"]) == "protein"
+    rng = np.random.default_rng(0)
+    seqs = ["".join(rng.choice(list("ACGT"), 60)) for _ in range(20)]
+    seqs[3] = seqs[3][:30] + "R" + seqs[3][31:]
+    path = tmp_path / "iupac.fa"
+    path.write_text("".join(f">r{i} label={'ab'[i % 2]}\n{s}\n" for i, s in enumerate(seqs)))
+    with caplog.at_level(logging.INFO, logger="bioseq"):
+        assert resolve_alphabet(str(path), None) == "dna"
+    assert "inferred 'dna'" in caplog.text
 
 
 def test_infer_task_and_encoder():

@@ -79,16 +79,10 @@ def _iter_items(src: Any, labels: Any = None, alphabet: str | None = None) -> It
 
 
 def infer_alphabet(seqs: Iterable[str]) -> str:
-    """``dna`` when only ACGT(N) occur, ``rna`` for ACGU(N), else ``protein``."""
-    letters: set[str] = set()
-    for s in seqs:
-        letters.update(s)
-    letters.discard("N")
-    if letters <= set("ACGT"):
-        return "dna"
-    if letters <= set("ACGU"):
-        return "rna"
-    return "protein"
+    """``dna``/``rna`` for nucleotides plus IUPAC codes, else ``protein`` (:func:`bioseq.alphabets.infer_alphabet`)."""
+    from bioseq.alphabets import infer_alphabet as infer
+
+    return infer(seqs)
 
 
 def fingerprint_records(records: Iterable[tuple[str, str, Sequence[str] | None]]) -> str:
