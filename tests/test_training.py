@@ -5,7 +5,11 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import random
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -344,3 +348,53 @@ def test_selection_metric():
     assert selection_metric("multilabel") == "macro_auprc"
     with pytest.raises(ConfigError):
         selection_metric("binary", "macro_auprc")
+
+
+# ----------------------------------------------------------------------------- verbose (issue 12, API logging)
+
+VERBOSE_SCRIPT = """
+import logging, sys
+sys.path.insert(0, {tests!r})
+import torch
+torch.set_num_threads(1)
+from test_training import TINY, motif_records
+import bioseq
+bioseq.train(motif_records(60), arch="cnn-lstm", epochs=2, batch_size=16, hparams=TINY["cnn-lstm"],
+             progress=False{extra})
+logger = logging.getLogger("bioseq")
+print("handlers left:", len(logger.handlers), len(logging.getLogger().handlers), logger.propagate)
+"""
+
+
+def _run_train_script(extra: str = "") -> subprocess.CompletedProcess:
+    code = VERBOSE_SCRIPT.format(tests=str(Path(__file__).resolve().parent), extra=extra)
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
+
+
+def test_api_train_shows_inferred_settings_and_epochs_by_default_and_leaves_no_handler():
+    proc = _run_train_script()
+    assert proc.returncode == 0, proc.stderr
+    assert "bioseq: alphabet not given: inferred 'dna'" in proc.stderr
+    assert "bioseq: epoch 1/2: train_loss" in proc.stderr and "epoch 2/2" in proc.stderr
+    assert "handlers left: 0 0 True" in proc.stdout
+
+
+def test_verbose_true_prints_once_even_when_the_application_configured_logging(capfd):
+    root = logging.getLogger()
+    app_handler = logging.StreamHandler(sys.stderr)
+    root.addHandler(app_handler)
+    logger, root_level = logging.getLogger("bioseq"), root.level
+    try:
+        quick(epochs=1, data=motif_records(40), verbose=True)
+        err = capfd.readouterr().err
+        assert err.count("epoch 1/1: train_loss") == 1 and "bioseq: epoch 1/1" in err
+        assert logger.handlers == [] and logger.propagate and logger.level == logging.NOTSET
+        quick(epochs=1, data=motif_records(40))  # None: the application's logging decides (WARNING)
+        assert "epoch 1/1" not in capfd.readouterr().err
+        root.setLevel(logging.INFO)
+        quick(epochs=1, data=motif_records(40), verbose=False)  # False: never a handler of bioseq's own
+        assert "bioseq: epoch" not in capfd.readouterr().err
+    finally:
+        root.removeHandler(app_handler)
+        root.setLevel(root_level)
