@@ -225,6 +225,21 @@ def _open_h5(path: Path) -> h5py.File:
                                 path=path) from exc
 
 
+def cached_group_attrs(path: str | os.PathLike[str], fingerprint: str) -> dict[str, Any] | None:
+    """The attributes of model ``fingerprint``'s group in the cache ``path`` (main file, else a segment),
+    read without the rows; None when no readable file of the cache holds that model."""
+    path = Path(path)
+    for file in ([path] if path.is_file() else []) + _list_segments(path):
+        try:
+            with _open_h5(file) as f:
+                group = f.get(f"models/{fingerprint}")
+                if isinstance(group, h5py.Group):
+                    return _group_attrs(group, file)
+        except (CacheError, OSError):
+            continue  # the writer names a damaged file; here it only means "look elsewhere"
+    return None
+
+
 def _attr_str(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
