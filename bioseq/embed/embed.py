@@ -154,6 +154,22 @@ def _compute(call: Callable, chunk: EmbeddingBatch, seqs: list[str], todo: np.nd
         bar.update(len(sel))
 
 
+class _NoBar:
+    """What :func:`iter_embed` uses of a tqdm bar, doing nothing (tqdm.auto costs ~0.1 s to import:
+    a cached rerun of a small shard should not pay it for a bar it does not show)."""
+
+    def update(self, n: int) -> None:
+        pass
+
+
+def _progress_bar(progress: bool) -> contextlib.AbstractContextManager:
+    if not progress:
+        return contextlib.nullcontext(_NoBar())
+    from tqdm.auto import tqdm
+
+    return tqdm(desc="embed", unit="seq", dynamic_ncols=True)
+
+
 def iter_embed(
     model: Any,
     inputs: Any,
@@ -178,8 +194,6 @@ def iter_embed(
     records and the cache's key index (16 bytes per cached row) are held.
     Values are those the cache stores (``dtype``), computed or read.
     """
-    from tqdm.auto import tqdm
-
     check_options(dtype, compression)
     if not isinstance(batch_size, int) or batch_size < 1:
         raise ConfigError(f"batch_size must be a positive integer, got {batch_size!r}")
@@ -192,7 +206,7 @@ def iter_embed(
         cache, attrs, dtype=dtype, compression=compression, allow_multiple_models=allow_multiple_models,
         segment_rows=segment_rows, flush_seconds=flush_seconds)
     # a clean end commits the cache; an error keeps its complete rows as a segment (AtomicWriter)
-    with cache_writer as writer, tqdm(desc="embed", unit="seq", disable=not progress, dynamic_ncols=True) as bar:
+    with cache_writer as writer, _progress_bar(progress) as bar:
         out_dtype = writer.dtype if writer is not None else np.dtype(dtype)
         for ids, seqs in _iter_input(model, inputs, chunk_size, allow_empty):
             chunk = EmbeddingBatch(ids, sequence_keys(fp, seqs, normalised=True), np.empty((len(ids), dim), out_dtype))
