@@ -1,15 +1,21 @@
-"""bioseq's log messages on stderr, for the command line.
+"""bioseq's log messages on stderr, for the command line and for ``bioseq.train(verbose=...)``.
 
 The package logs through ``logging.getLogger("bioseq...")`` and never
-configures logging itself (a library must not); the CLI calls
+configures logging for good (a library must not); the CLI calls
 :func:`log_to_stderr` once, so inferred settings and per-epoch metrics reach
-the user without any setup.
+the user without any setup. The Python API shows them for the length of one
+call with :func:`verbose_logging`, which leaves the logging configuration as it
+found it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sys
+from collections.abc import Iterator
+
+_FORMAT = "bioseq: %(message)s"
 
 
 class _StderrHandler(logging.StreamHandler):
@@ -33,6 +39,36 @@ def log_to_stderr(quiet: bool = False) -> None:
     logger = logging.getLogger("bioseq")
     if not any(isinstance(h, _StderrHandler) for h in logger.handlers):
         handler = _StderrHandler()
-        handler.setFormatter(logging.Formatter("bioseq: %(message)s"))
+        handler.setFormatter(logging.Formatter(_FORMAT))
         logger.addHandler(handler)
     logger.setLevel(logging.WARNING if quiet else logging.INFO)
+
+
+@contextlib.contextmanager
+def verbose_logging(verbose: bool | None) -> Iterator[None]:
+    """Show bioseq's INFO messages on stderr for the length of the ``with`` block.
+
+    ``True``: a stderr handler on the ``bioseq`` logger at INFO, not propagated
+    (so nothing is printed twice by a root handler); ``False``: nothing changes
+    (messages go wherever the application's logging sends them); ``None``:
+    like ``True`` when nobody configured logging for bioseq (no handler on the
+    ``bioseq`` logger or above it, as in a plain script or notebook), else like
+    ``False`` (the CLI's :func:`log_to_stderr`, or the application's own setup,
+    decides). The logger's handlers, level and propagation are restored on exit.
+    """
+    logger = logging.getLogger("bioseq")
+    if verbose is False or (verbose is None and logger.hasHandlers()):
+        yield
+        return
+    handler = _StderrHandler()
+    handler.setFormatter(logging.Formatter(_FORMAT))
+    level, propagate = logger.level, logger.propagate
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+        logger.propagate = propagate

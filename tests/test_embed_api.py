@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import gzip
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import h5py
@@ -13,6 +16,8 @@ from test_embed_cache import FP_A, FakeModel, expected, make_records
 import bioseq
 from bioseq.cli import main as cli_main
 from bioseq.embed import EmbeddingCache, EmbedStats, embed, embed_to_file, iter_embed, sequence_keys
+from bioseq.embed.deferred import DeferredModel
+from bioseq.embed.embed import model_attrs
 from bioseq.errors import ConfigError
 
 SPLICE = Path(__file__).resolve().parents[1] / "data" / "splice_uci" / "train.fa.gz"
@@ -253,3 +258,68 @@ def test_cli_embed_and_head_predict_allow_empty(kmer_model, tmp_path, capsys) ->
     assert cli_main(["predict", str(model_path), str(empty), "--head", str(tmp_path / "head.safetensors"),
                      "-o", str(table), "--allow-empty"]) == 0
     assert table.read_text() == "\t".join(["id", "predicted", *(f"prob_{lab}" for lab in head.labels)]) + "\n"
+
+
+# ----------------------------------------------------------------------------- cached reruns without torch
+
+
+@pytest.fixture(scope="module")
+def cnn_model(tmp_path_factory) -> tuple[Path, Path]:
+    """A tiny CNN-LSTM (a torch model; 1 epoch) and a 120-record FASTA to embed."""
+    import torch
+
+    torch.set_num_threads(1)
+    d = tmp_path_factory.mktemp("cnn")
+    recs = make_records(120, seed=5)
+    train = d / "train.fa"
+    train.write_text("".join(f">{r} label={'ab'[i % 2]}\n{s}\n" for i, (r, s) in enumerate(recs)))
+    bioseq.train(str(train), arch="cnn-lstm", epochs=1, batch_size=32, progress=False, verbose=False,
+                 hparams={"conv_filters": [8], "conv_kernels": [5], "pool_sizes": [2], "rnn_hidden": 4,
+                          "head_hidden": 0}, output=d / "model.safetensors", device="cpu")
+    return d / "model.safetensors", write_fasta(d / "reads.fa", recs)
+
+
+# Runs `bioseq embed` with `import torch` made impossible (None in sys.modules raises ImportError).
+NO_TORCH = "import sys; sys.modules['torch'] = None; from bioseq.cli import main; sys.exit(main(sys.argv[1:]))"
+
+
+def _bioseq_without_torch(*args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    return subprocess.run([sys.executable, "-c", NO_TORCH, *args], capture_output=True, text=True, env=env,
+                          timeout=120)
+
+
+def test_fully_cached_cli_rerun_neither_imports_torch_nor_loads_the_model(cnn_model, tmp_path) -> None:
+    model_path, reads = cnn_model
+    cache, out = tmp_path / "c.h5", tmp_path / "out.h5"
+    assert cli_main(["embed", str(model_path), str(reads), "--cache", str(cache), "--device", "cpu",
+                     "--threads", "1", "--no-progress"]) == 0
+    rerun = _bioseq_without_torch("embed", str(model_path), str(reads), "--cache", str(cache), "-o", str(out))
+    assert rerun.returncode == 0, rerun.stderr
+    assert "120 records: 0 computed, 120 from the cache" in rerun.stderr and "(model not loaded)" in rerun.stderr
+    ids = [r for r, _ in make_records(120, seed=5)]
+    with h5py.File(out) as f, EmbeddingCache(cache) as c:  # -o is written from the cache alone
+        assert f["ids"].asstr()[()].tolist() == ids
+        np.testing.assert_array_equal(f["embeddings"][()], c.get_many(ids))
+        assert f.attrs["model_fingerprint"] == c.model_fingerprint
+    # the guard is real: a record not in the cache needs the model, hence torch
+    more = write_fasta(tmp_path / "more.fa", make_records(121, seed=5)[:120] + [("extra", "ACGTACGTTTGACCA")])
+    partial = _bioseq_without_torch("embed", str(model_path), str(more), "--cache", str(cache))
+    assert partial.returncode != 0 and "torch" in partial.stderr
+
+
+def test_embed_takes_a_bundle_path_and_a_device(cnn_model, kmer_model, tmp_path) -> None:
+    model_path, reads = cnn_model
+    for path in (model_path, kmer_model[0]):  # the metadata describes the model as loading it does
+        loaded = bioseq.load(path)
+        assert model_attrs(DeferredModel(path)) == model_attrs(loaded)
+    loaded = bioseq.load(model_path)
+    stats = EmbedStats()
+    got = embed(model_path, reads, cache=tmp_path / "c.h5", device="cpu", stats=stats)
+    assert stats.model_loaded and stats.n_computed == 120
+    np.testing.assert_allclose(got, embed(loaded, reads), rtol=1e-5, atol=1e-6)
+    again = EmbedStats()
+    np.testing.assert_array_equal(embed(str(model_path), reads, cache=tmp_path / "c.h5", stats=again), got)
+    assert not again.model_loaded and again.n_cached == 120
+    with pytest.raises(ConfigError, match="bundle path"):
+        embed(loaded, reads, device="cpu")

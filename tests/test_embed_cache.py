@@ -132,7 +132,69 @@ def test_duplicate_sequences_under_other_ids_are_computed_once(tmp_path) -> None
     assert len(model.seen) == 50
     with EmbeddingCache(tmp_path / "c.h5") as cache:
         assert len(cache) == 50
-        assert "r0" in cache and "new0" not in cache and "copy0" not in cache  # the first id is stored
+        assert cache.ids == [r for r, _ in recs]  # a row keeps the id first seen
+        assert "new0" in cache and "copy0" in cache  # other ids are aliases of that row
+        np.testing.assert_array_equal(cache.get_many(["new3", "copy3", "r3"]), out[[3, 3, 3]])
+
+
+def test_ids_of_sequences_already_cached_under_other_ids_are_found(tmp_path) -> None:
+    """Issue 12.5: a test set sharing 91 sequences with the train set, embedded into one cache."""
+    train = make_records(300, seed=1, prefix="train")
+    test = [(f"test{i}", s) for i, (_, s) in enumerate(train[:91])] + make_records(60, seed=2, prefix="new")
+    model = FakeModel()
+    cache_path = tmp_path / "c.h5"
+    embed(model, train, cache=cache_path)
+    want = embed(model, test, cache=cache_path)
+    assert len(model.seen) == 360
+    test_ids = [r for r, _ in test]
+    with EmbeddingCache(cache_path) as cache:
+        assert len(cache) == 360 and all(i in cache for i in test_ids)
+        np.testing.assert_array_equal(cache.get_many(test_ids), want)
+        np.testing.assert_array_equal(cache.get_by_id("test7"), want[7])
+        np.testing.assert_array_equal(cache.get_by_id("train7"), want[7])
+    # a rerun with the same ids adds nothing: the main file is not rewritten
+    before = cache_path.stat().st_mtime_ns
+    embed(model, test, cache=cache_path)
+    assert cache_path.stat().st_mtime_ns == before and not parts_dir(cache_path).exists()
+    # the aliases survive compaction, a merge into another cache and a repair of an intact cache
+    compact(cache_path, compression="gzip")
+    merge_caches(tmp_path / "m.h5", [cache_path])
+    for path in (cache_path, tmp_path / "m.h5"):
+        assert repair_cache(path).ok
+        with EmbeddingCache(path) as cache:
+            np.testing.assert_array_equal(cache.get_many(test_ids), want)
+
+
+def test_ids_repeated_across_merged_shards_are_found(tmp_path) -> None:
+    recs = make_records(40)
+    embed(FakeModel(), recs[:30], cache=tmp_path / "s1.h5")
+    embed(FakeModel(), [(f"b{i}", s) for i, (_, s) in enumerate(recs[20:])], cache=tmp_path / "s2.h5")
+    merge_caches(tmp_path / "m.h5", [tmp_path / "s1.h5", tmp_path / "s2.h5"])
+    with EmbeddingCache(tmp_path / "m.h5") as cache:
+        assert len(cache) == 40 and cache.ids == [r for r, _ in recs[:30]] + [f"b{i}" for i in range(10, 20)]
+        np.testing.assert_array_equal(cache.get_many([f"b{i}" for i in range(20)]), expected(recs[20:]))
+
+
+def test_an_id_stored_with_a_row_wins_over_an_alias(tmp_path) -> None:
+    recs = make_records(10)
+    embed(FakeModel(), recs, cache=tmp_path / "c.h5")
+    # "r1" now names r2's sequence too, and "r0" a new sequence: the row stored under the id wins
+    embed(FakeModel(), [("r1", recs[2][1]), ("r0", "ACGTACGTACGTACGTAAA")], cache=tmp_path / "c.h5")
+    with EmbeddingCache(tmp_path / "c.h5") as cache:
+        np.testing.assert_array_equal(cache.get_many(["r0", "r1"]), expected(recs[:2]))
+
+
+def test_a_changed_alias_id_is_detected_by_its_digest(tmp_path) -> None:
+    recs = make_records(20)
+    embed(FakeModel(), recs + [("copy", recs[0][1])], cache=tmp_path / "c.h5")
+    with h5py.File(tmp_path / "c.h5", "r+") as f:
+        f[f"models/{FP_A}/alias_ids"][0] = "c0py"
+    with EmbeddingCache(tmp_path / "c.h5") as cache, pytest.raises(DamagedCacheError, match="alias"):
+        cache.get_by_id("copy")
+    check = repair_cache(tmp_path / "c.h5")
+    assert check.damaged_aliases == 1 and not check.ok
+    with EmbeddingCache(tmp_path / "c.h5") as cache:
+        assert "copy" not in cache and "c0py" not in cache and len(cache) == 20
 
 
 def test_without_cache_duplicates_in_a_chunk_are_computed_once() -> None:

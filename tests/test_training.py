@@ -4,7 +4,12 @@ resume, max_time, multilabel, imbalance, alphabet/task inference, splits, early 
 from __future__ import annotations
 
 import json
+import logging
+import os
 import random
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,7 +20,7 @@ from bioseq.errors import ConfigError, LabelError
 from bioseq.evaluate.metrics import selection_metric
 from bioseq.io.readers import SequenceItem
 from bioseq.tasks import LabelEncoder
-from bioseq.training.data import LabelledSet, infer_alphabet, stratified_split
+from bioseq.training.data import LabelledSet, infer_alphabet, resolve_alphabet, stratified_split
 from bioseq.training.early_stopping import EarlyStopping
 from bioseq.training.labels import infer_task
 from bioseq.training.loop import lr_lambda_factory
@@ -276,6 +281,25 @@ def test_infer_alphabet():
     assert infer_alphabet(["MKVL", "ACGT"]) == "protein"
 
 
+def test_dna_with_iupac_codes_is_inferred_as_dna(tmp_path, caplog):
+    """Issue 12.6: one IUPAC code (R) in DNA made training infer the protein alphabet."""
+    assert infer_alphabet(["ACGTRACGTA", "GGTTAACC"]) == "dna"
+    assert infer_alphabet(["acgtyacgt"]) == "dna"
+    assert infer_alphabet(["ACGURACGU"]) == "rna"
+    assert infer_alphabet(["NNNNNNNNNNNNNNNNACGTKM"]) == "dna"  # a run of N is not counted against it
+    # letters that are all nucleotide codes, in a protein's proportions (A, C, T a quarter): protein
+    assert infer_alphabet(["ACDHKMRSTVWY" * 3]) == "protein"
+    assert infer_alphabet(["MKVLAAGE", "ACGT"]) == "protein"
+    rng = np.random.default_rng(0)
+    seqs = ["".join(rng.choice(list("ACGT"), 60)) for _ in range(20)]
+    seqs[3] = seqs[3][:30] + "R" + seqs[3][31:]
+    path = tmp_path / "iupac.fa"
+    path.write_text("".join(f">r{i} label={'ab'[i % 2]}\n{s}\n" for i, s in enumerate(seqs)))
+    with caplog.at_level(logging.INFO, logger="bioseq"):
+        assert resolve_alphabet(str(path), None) == "dna"
+    assert "inferred 'dna'" in caplog.text
+
+
 def test_infer_task_and_encoder():
     assert infer_task([("b",), ("a",)]) == ("binary", ["a", "b"])
     assert infer_task([("b",), ("a",), ("c",)])[0] == "multiclass"
@@ -324,3 +348,53 @@ def test_selection_metric():
     assert selection_metric("multilabel") == "macro_auprc"
     with pytest.raises(ConfigError):
         selection_metric("binary", "macro_auprc")
+
+
+# ----------------------------------------------------------------------------- verbose (issue 12, API logging)
+
+VERBOSE_SCRIPT = """
+import logging, sys
+sys.path.insert(0, {tests!r})
+import torch
+torch.set_num_threads(1)
+from test_training import TINY, motif_records
+import bioseq
+bioseq.train(motif_records(60), arch="cnn-lstm", epochs=2, batch_size=16, hparams=TINY["cnn-lstm"],
+             progress=False{extra})
+logger = logging.getLogger("bioseq")
+print("handlers left:", len(logger.handlers), len(logging.getLogger().handlers), logger.propagate)
+"""
+
+
+def _run_train_script(extra: str = "") -> subprocess.CompletedProcess:
+    code = VERBOSE_SCRIPT.format(tests=str(Path(__file__).resolve().parent), extra=extra)
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
+
+
+def test_api_train_shows_inferred_settings_and_epochs_by_default_and_leaves_no_handler():
+    proc = _run_train_script()
+    assert proc.returncode == 0, proc.stderr
+    assert "bioseq: alphabet not given: inferred 'dna'" in proc.stderr
+    assert "bioseq: epoch 1/2: train_loss" in proc.stderr and "epoch 2/2" in proc.stderr
+    assert "handlers left: 0 0 True" in proc.stdout
+
+
+def test_verbose_true_prints_once_even_when_the_application_configured_logging(capfd):
+    root = logging.getLogger()
+    app_handler = logging.StreamHandler(sys.stderr)
+    root.addHandler(app_handler)
+    logger, root_level = logging.getLogger("bioseq"), root.level
+    try:
+        quick(epochs=1, data=motif_records(40), verbose=True)
+        err = capfd.readouterr().err
+        assert err.count("epoch 1/1: train_loss") == 1 and "bioseq: epoch 1/1" in err
+        assert logger.handlers == [] and logger.propagate and logger.level == logging.NOTSET
+        quick(epochs=1, data=motif_records(40))  # None: the application's logging decides (WARNING)
+        assert "epoch 1/1" not in capfd.readouterr().err
+        root.setLevel(logging.INFO)
+        quick(epochs=1, data=motif_records(40), verbose=False)  # False: never a handler of bioseq's own
+        assert "bioseq: epoch" not in capfd.readouterr().err
+    finally:
+        root.removeHandler(app_handler)
+        root.setLevel(root_level)

@@ -45,6 +45,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
                    help="first check the cache against its checksums: drop damaged rows (computed again in this "
                    "run) and move unreadable files aside (default: damage is an error naming the file)")
     p.add_argument("--threads", type=int, metavar="N", help="CPU threads for torch")
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"],
+                   help="where the model runs (default: cuda if available); the model is loaded only if some "
+                   "record is not in the cache")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     add_region_arguments(p)
     # Checked by bioseq.cli.main before run(): no output may be one of the inputs.
@@ -61,20 +64,19 @@ def report_check(command: str, cache: str, check: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from bioseq.bundle import load
-    from bioseq.device import set_threads
+    # No torch here: embed_to_file loads the model only when a row is not in the cache.
+    from bioseq.embed.deferred import DeferredModel
     from bioseq.embed.embed import embed_to_file
     from bioseq.errors import ConfigError
 
     if args.cache is None and args.output is None:
         raise ConfigError("nothing to write: give --cache CACHE.h5 and/or -o OUT.h5")
     regions = region_source(args, args.input)
-    set_threads(args.threads)
-    model = load(args.model)
-    if args.repair and args.cache is not None:
+    if args.repair and args.cache is not None:  # before anything reads the cache
         from bioseq.embed.cache_writer import repair_cache
 
         report_check("embed", args.cache, repair_cache(args.cache))
+    model = DeferredModel(args.model, device=args.device, threads=args.threads, cache=args.cache)
     inputs = args.input[0] if len(args.input) == 1 else args.input
     if regions is not None:
         inputs = regions.items()
@@ -83,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
 
         if args.output is None or args.cache is not None:
             raise ConfigError("--per-position writes -o OUT.h5 only (per-position rows are not cached)")
-        n = write_positions(model, inputs, args.output, dtype=args.dtype, allow_empty=args.allow_empty)
+        n = write_positions(model.model, inputs, args.output, dtype=args.dtype, allow_empty=args.allow_empty)
         print(f"bioseq embed: per-position embeddings of {n} records -> {args.output}", file=sys.stderr)
         return 0
     stats = embed_to_file(
@@ -92,5 +94,6 @@ def run(args: argparse.Namespace) -> int:
         progress=not args.no_progress and sys.stderr.isatty(), allow_empty=args.allow_empty,
     )
     print(f"bioseq embed: {stats.n_inputs} records: {stats.n_computed} computed, {stats.n_cached} from the "
-          f"cache, {stats.n_duplicates} duplicate sequences", file=sys.stderr)
+          f"cache, {stats.n_duplicates} duplicate sequences"
+          + ("" if stats.model_loaded else " (model not loaded)"), file=sys.stderr)
     return 0

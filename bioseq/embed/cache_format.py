@@ -153,6 +153,9 @@ def _create_datasets(g: h5py.Group, n: int, dim: int, dtype: np.dtype, compressi
 
 
 IDS_DIGEST = "ids_sha256"
+# The alias table: ids given to the cache whose sequence's row is stored under another id
+# (docs/EMBEDDINGS.md, "Ids"). Optional: absent means no aliases (files written before it).
+ALIAS_IDS, ALIAS_KEYS, ALIAS_DIGEST = "alias_ids", "alias_keys", "alias_ids_sha256"
 
 
 def ids_digest(ids: np.ndarray) -> str:
@@ -166,9 +169,27 @@ def seal_ids(g: h5py.Group) -> None:
     g.attrs[IDS_DIGEST] = ids_digest(ids.asstr()[()] if ids.shape[0] else np.empty(0, dtype=object))
 
 
+def write_aliases(g: h5py.Group, ids: np.ndarray, keys: np.ndarray) -> None:
+    """Store the alias table of ``g`` (replacing any copied with the group): ``alias_ids`` (n,) str
+    sealed by ``alias_ids_sha256`` and ``alias_keys`` (n,) S16 with fletcher32; nothing when empty."""
+    for name in (ALIAS_IDS, ALIAS_KEYS):
+        if name in g:
+            del g[name]
+    if ALIAS_DIGEST in g.attrs:
+        del g.attrs[ALIAS_DIGEST]
+    if not len(ids):
+        return
+    chunk = max(1024, min(65536, len(ids)))
+    g.create_dataset(ALIAS_KEYS, data=np.asarray(keys, dtype=KEY_DTYPE), chunks=(chunk,), maxshape=(None,),
+                     fletcher32=True)
+    values = np.asarray(ids, dtype=object)
+    g.create_dataset(ALIAS_IDS, data=values, dtype=_STR, chunks=(chunk,), maxshape=(None,))
+    g.attrs[ALIAS_DIGEST] = ids_digest(values)
+
+
 def _set_group_attrs(g: h5py.Group, attrs: dict[str, Any]) -> None:
     for key, value in attrs.items():
-        if key != IDS_DIGEST:  # a digest describes one file's ids: seal_ids writes it afresh
+        if key not in (IDS_DIGEST, ALIAS_DIGEST):  # digests describe one file's ids: written afresh
             g.attrs[key] = value
     g.attrs["bioseq_version"] = __version__
     g.attrs["format_version"] = FORMAT_VERSION
@@ -202,6 +223,21 @@ def _open_h5(path: Path) -> h5py.File:
                              path=path) from exc
         raise DamagedCacheError(f"cannot open the HDF5 file (truncated or damaged: {exc}); {REPAIR_HINT}",
                                 path=path) from exc
+
+
+def cached_group_attrs(path: str | os.PathLike[str], fingerprint: str) -> dict[str, Any] | None:
+    """The attributes of model ``fingerprint``'s group in the cache ``path`` (main file, else a segment),
+    read without the rows; None when no readable file of the cache holds that model."""
+    path = Path(path)
+    for file in ([path] if path.is_file() else []) + _list_segments(path):
+        try:
+            with _open_h5(file) as f:
+                group = f.get(f"models/{fingerprint}")
+                if isinstance(group, h5py.Group):
+                    return _group_attrs(group, file)
+        except (CacheError, OSError):
+            continue  # the writer names a damaged file; here it only means "look elsewhere"
+    return None
 
 
 def _attr_str(value: Any) -> str:
@@ -242,9 +278,14 @@ class _Source:
     compression = "none"
     group: h5py.Group | None = None  # the open group of a file source, for a raw-chunk copy
     unique_keys = True  # False for an export, which may repeat a sequence under two ids
+    n_aliases = 0  # rows of the stored alias table
 
     def __len__(self) -> int:
         return len(self.keys)
+
+    def read_aliases(self) -> tuple[np.ndarray, np.ndarray]:
+        """The stored alias table ``(ids (m,) object, keys (m,) S16)``; empty unless a file holds one."""
+        return np.empty(0, dtype=object), np.empty(0, dtype=KEY_DTYPE)
 
 
 class _H5Source(_Source):
@@ -285,6 +326,7 @@ class _H5Source(_Source):
             self.keys = keys[()] if keys.shape[0] else np.empty(0, KEY_DTYPE)
         except OSError as exc:
             raise DamagedCacheError(f"cannot read {group.name}/keys ({exc}); {REPAIR_HINT}", path=path) from exc
+        self.n_aliases = int(group[ALIAS_IDS].shape[0]) if ALIAS_IDS in group else 0
         self.compression = emb.compression or "none"
         self.checksummed = bool(emb.fletcher32)  # files written before checksums: no
         row_bytes = max(1, emb.dtype.itemsize * dim)
@@ -293,6 +335,32 @@ class _H5Source(_Source):
         # ~0.1 ms, ten times a one-row read (1,000 get_by_id calls: 0.03 s vs 0.22 s).
         self._open_datasets = (emb, ids) if keep_open else None
         self.group = group if keep_open else None
+
+    @contextlib.contextmanager
+    def _group(self) -> Iterator[h5py.Group]:
+        if self.group is not None:
+            yield self.group
+            return
+        with _open_h5(self.path) as f:
+            yield f[self.group_name]
+
+    def read_aliases(self) -> tuple[np.ndarray, np.ndarray]:
+        with self._group() as g:
+            if ALIAS_IDS not in g:
+                return super().read_aliases()
+            try:
+                ids, keys = g[ALIAS_IDS], g[ALIAS_KEYS]
+                values = ids.asstr()[()] if ids.shape[0] else np.empty(0, dtype=object)
+                key_values = keys[()] if keys.shape[0] else np.empty(0, dtype=KEY_DTYPE)
+                if keys.dtype != KEY_DTYPE or key_values.shape != values.shape:
+                    raise OSError(f"{ALIAS_KEYS} {keys.shape} {keys.dtype} does not match {ALIAS_IDS} {ids.shape}")
+                if ids_digest(values) != _attr_str(g.attrs.get(ALIAS_DIGEST, "")):
+                    raise OSError("the alias ids do not match their digest")
+                return values, key_values
+            except (OSError, KeyError, UnicodeDecodeError) as exc:
+                raise DamagedCacheError(
+                    f"cannot read {self.group_name}/{ALIAS_IDS} ({exc}); {REPAIR_HINT}", path=self.path
+                ) from exc
 
     @contextlib.contextmanager
     def _datasets(self) -> Iterator[tuple[h5py.Dataset, h5py.Dataset]]:

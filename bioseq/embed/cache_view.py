@@ -101,7 +101,14 @@ class _View:
         self.kept: list[np.ndarray] = []
         self.offsets: list[int] = [0]
         self.index = _KeyIndex()
+        # Ids that name no row of their own (docs/EMBEDDINGS.md, "Ids"): per source, its local rows
+        # not kept (their key was already here) and whether to read its stored alias table; then
+        # aliases given to this view directly (CacheWriter.add_aliases), as (ids, keys) parts.
+        self.dropped: list[np.ndarray] = []
+        self.stored_aliases: list[bool] = []
+        self.extra_aliases: list[tuple[np.ndarray, np.ndarray]] = []
         self._id_index: dict[str, int] | None = None
+        self._row_ids: set[str] = set()  # ids of the id index that name a row (they win over aliases)
 
     def __len__(self) -> int:
         return self.offsets[-1]
@@ -126,16 +133,20 @@ class _View:
                 f"model {self.fingerprint[:12]}: tokenizer config {attrs['tokenizer_config']} in {where} but "
                 f"{self.attrs['tokenizer_config']} in {other}; these embeddings cannot be mixed", path=where)
 
-    def add_source(self, src: _Source, rows: np.ndarray | None = None, dedupe_within: bool = False) -> int:
+    def add_source(self, src: _Source, rows: np.ndarray | None = None, dedupe_within: bool = False,
+                   aliases: bool = True) -> int:
         """Append the rows of ``src`` (all, or local ``rows``) whose key is not yet in the view.
 
         ``dedupe_within`` also drops repeats inside ``src`` (an export may hold one
         sequence under two ids); otherwise such repeats are kept as rows and the
-        key index points at the first. Returns the number of rows added.
+        key index points at the first. The ids of dropped rows (of ``rows``) and,
+        with ``aliases``, the source's alias table become aliases of the rows
+        holding their keys. Returns the number of rows added.
         """
         if self.sources:
             self.check_compatible(src.attrs, src.path, self.sources[0].path)
-        cand = np.arange(len(src), dtype=np.int64) if rows is None else np.asarray(rows, dtype=np.int64)
+        offered = np.arange(len(src), dtype=np.int64) if rows is None else np.asarray(rows, dtype=np.int64)
+        cand = offered
         keys = src.keys[cand]
         if self.offsets[-1] and len(keys):
             fresh = self.index.lookup(keys) < 0
@@ -155,7 +166,11 @@ class _View:
         self.sources.append(src)
         self.kept.append(cand)
         self.offsets.append(base + len(cand))
-        self._id_index = None
+        self.dropped.append(np.setdiff1d(offered, cand, assume_unique=True) if len(cand) < len(offered)
+                            else np.empty(0, dtype=np.int64))
+        self.stored_aliases.append(aliases)
+        if self._id_index is not None and len(cand):  # keep a built id index current (a writer's rows)
+            self._index_rows(src.read_ids()[cand].tolist(), grows.tolist())
         return len(cand)
 
     def replace_tail(self, n_sources: int, src: _Source) -> None:
@@ -163,10 +178,15 @@ class _View:
         total = self.offsets[-1] - self.offsets[-1 - n_sources]
         if len(src) != total:
             raise AssertionError("segment does not hold the pending rows")
-        del self.sources[-n_sources:], self.kept[-n_sources:], self.offsets[-n_sources:]
+        if n_sources:
+            del self.sources[-n_sources:], self.kept[-n_sources:], self.offsets[-n_sources:]
+            del self.dropped[-n_sources:], self.stored_aliases[-n_sources:]
         self.sources.append(src)
         self.kept.append(np.arange(total, dtype=np.int64))
         self.offsets.append(self.offsets[-1] + total)
+        self.dropped.append(np.empty(0, dtype=np.int64))
+        self.stored_aliases.append(True)  # the segment holds the replaced sources' aliases and extra_aliases
+        self.extra_aliases = []
 
     def lookup(self, keys: np.ndarray) -> np.ndarray:
         return self.index.lookup(keys)
@@ -201,12 +221,64 @@ class _View:
         parts = [src.read_ids()[k] for src, k in zip(self.sources, self.kept, strict=True)]
         return np.concatenate(parts) if parts else np.empty(0, dtype=object)
 
+    def alias_candidates(self) -> tuple[np.ndarray, np.ndarray]:
+        """Every ``(id, key)`` alias given to this view, in order: per source its stored table and the
+        ids of its dropped rows, then :attr:`extra_aliases`. Not filtered (see :meth:`aliases`)."""
+        parts: list[tuple[np.ndarray, np.ndarray]] = []
+        for src, dropped, stored in zip(self.sources, self.dropped, self.stored_aliases, strict=True):
+            if stored:
+                parts.append(src.read_aliases())
+            if len(dropped):
+                parts.append((src.read_ids()[dropped], src.keys[dropped]))
+        parts.extend(self.extra_aliases)
+        parts = [p for p in parts if len(p[0])]
+        if not parts:
+            return np.empty(0, dtype=object), np.empty(0, dtype=KEY_DTYPE)
+        return (np.concatenate([p[0] for p in parts]),
+                np.concatenate([np.asarray(p[1], dtype=KEY_DTYPE) for p in parts]))
+
+    def _index_rows(self, ids: list[str], rows: list[int]) -> None:
+        """Add row ids to the built id index: a row's id beats an alias, the first row wins."""
+        index = self._id_index
+        for id_, row in zip(ids, rows, strict=True):
+            if id_ not in self._row_ids:
+                index[id_] = row
+                self._row_ids.add(id_)
+
+    def _index_aliases(self, ids: np.ndarray, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Add aliases to the built id index (an id not yet there, a key held by a row); returns those added."""
+        if not len(ids):
+            return ids, keys
+        index, rows = self._id_index, self.index.lookup(keys)
+        added = []
+        for i, (id_, row) in enumerate(zip(ids.tolist(), rows.tolist(), strict=True)):
+            if row >= 0 and id_ not in index:
+                index[id_] = row
+                added.append(i)
+        return ids[added], keys[added]
+
     def id_index(self) -> dict[str, int]:
+        """id -> global row: the id stored with a row (the first such row), else the first alias."""
         if self._id_index is None:
             ids = self.ids()
             # reversed, so the first row stored under an id wins
             self._id_index = dict(zip(ids[::-1].tolist(), range(len(ids) - 1, -1, -1), strict=True))
+            self._row_ids = set(self._id_index)
+            self._index_aliases(*self.alias_candidates())
         return self._id_index
+
+    def aliases(self) -> tuple[np.ndarray, np.ndarray]:
+        """The aliases that resolve an id no row holds, ``(ids, keys)`` in the order given:
+        what a fold writes (repeats, ids that name a row and keys no row holds are dropped)."""
+        ids = self.ids()
+        self._id_index = dict(zip(ids[::-1].tolist(), range(len(ids) - 1, -1, -1), strict=True))
+        self._row_ids = set(self._id_index)
+        return self._index_aliases(*self.alias_candidates())
+
+    def has_aliases(self) -> bool:
+        """Whether any alias was given (cheap: no ids are read)."""
+        return bool(self.extra_aliases) or any(len(d) for d in self.dropped) or any(
+            stored and src.n_aliases for src, stored in zip(self.sources, self.stored_aliases, strict=True))
 
     def iter_parts(self, block_rows: int = _COPY_ROWS, first_source: int = 0) -> Iterator[EmbeddingBatch]:
         """All rows (of the sources from ``first_source`` on) in order, at most ``block_rows`` a batch;

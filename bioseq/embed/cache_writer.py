@@ -40,6 +40,7 @@ from bioseq.embed.cache_format import (
     lock_path,
     parts_dir,
     seal_ids,
+    write_aliases,
 )
 from bioseq.embed.cache_view import _Opened, _View
 from bioseq.errors import CacheError, DamagedCacheError
@@ -95,8 +96,11 @@ class _WriterLock:
 # ----------------------------------------------------------------------------- whole files
 
 
-def _write_view(f: h5py.File, view: _View, compression: str) -> int:
+def _write_view(f: h5py.File, view: _View, compression: str, aliases: Aliases | None = None) -> int:
     """Write all rows of ``view`` as ``/models/<fingerprint>``; returns the row count.
+
+    The alias table written is ``aliases`` when given (a segment: its pending
+    aliases as they are), else the view's effective aliases (:meth:`_View.aliases`).
 
     When the first source is a whole group of an existing file with the wanted
     compression, it is copied with ``H5Ocopy`` (raw chunks, no re-compression)
@@ -123,15 +127,25 @@ def _write_view(f: h5py.File, view: _View, compression: str) -> int:
     if pos != n:  # pragma: no cover - an internal invariant
         raise AssertionError(f"wrote {pos} rows of {n}")
     seal_ids(g)
+    if aliases is None:
+        aliases = view.aliases() if view.has_aliases() else _NO_ALIASES
+    write_aliases(g, *aliases)
     return n
 
 
-def _write_cache_file(dest: Path, views: Iterable[_View], compression: str) -> dict[str, int]:
-    """Write ``views`` as one new cache file at ``dest`` atomically (temp file + rename); rows per model."""
+Aliases = tuple[np.ndarray, np.ndarray]  # (ids (m,) object, keys (m,) S16)
+_NO_ALIASES: Aliases = (np.empty(0, dtype=object), np.empty(0, dtype=KEY_DTYPE))
+
+
+def _write_cache_file(
+    dest: Path, views: Iterable[_View], compression: str, aliases: Aliases | None = None
+) -> dict[str, int]:
+    """Write ``views`` as one new cache file at ``dest`` atomically (temp file + rename); rows per model.
+    ``aliases``: the alias table of a segment's one view (default: each view's effective aliases)."""
     with atomic_path(dest) as tmp, h5py.File(tmp, "w", locking=False) as f:
         _write_root_attrs(f, "cache")
         f.require_group("models")
-        return {view.fingerprint: _write_view(f, view, compression) for view in views}
+        return {view.fingerprint: _write_view(f, view, compression, aliases) for view in views}
 
 
 def _replace_main(path: Path, views: Iterable[_View], compression: str) -> dict[str, int]:
@@ -198,6 +212,7 @@ class CacheWriter(AtomicWriter):
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.compression, self.segment_rows, self.flush_seconds = compression, max(1, int(segment_rows)), flush_seconds
         self._pending, self._pending_rows, self._last_flush = 0, 0, time.monotonic()
+        self._pending_aliases = 0
         self._lock = _WriterLock(self.path)
         self._opened: _Opened | None = None
         try:
@@ -244,27 +259,55 @@ class CacheWriter(AtomicWriter):
             raise CacheError(f"a batch of {len(batch.ids)} ids, {len(batch.keys)} keys and embeddings of shape "
                              f"{emb.shape} does not fit dim {self.view.dim}", path=self.path)
         src = _MemorySource(EmbeddingBatch(batch.ids, np.asarray(batch.keys, KEY_DTYPE), emb), self.view.attrs)
-        self._pending_rows += self.view.add_source(src, dedupe_within=True)
+        added = self.view.add_source(src, dedupe_within=True)
+        self._pending_rows += added
+        self._pending_aliases += len(batch.keys) - added  # the ids of rows dropped as already held
         self._pending += 1
-        if self._pending_rows >= self.segment_rows or time.monotonic() - self._last_flush > self.flush_seconds:
+        self._maybe_flush()
+
+    def add_aliases(self, ids: Sequence[str], keys: np.ndarray) -> None:
+        """Record that ``ids`` name the rows of ``keys`` (records whose sequence the cache holds under
+        another id, or repeated in the input), so that lookups by these ids find them.
+
+        Only ids the cache cannot resolve yet are kept (the first call reads the cache's ids once):
+        a rerun with the same ids adds nothing and rewrites nothing.
+        """
+        if not len(ids):
+            return
+        self.view.id_index()
+        new = self.view._index_aliases(np.asarray(ids, dtype=object), np.asarray(keys, dtype=KEY_DTYPE))
+        if len(new[0]):
+            self.view.extra_aliases.append(new)
+            self._pending_aliases += len(new[0])
+            self._maybe_flush()
+
+    def _maybe_flush(self) -> None:
+        if (self._pending_rows + self._pending_aliases >= self.segment_rows
+                or time.monotonic() - self._last_flush > self.flush_seconds):
             self.flush()
 
     def flush(self) -> None:
-        """Write the buffered rows as one complete segment file (temp name, then rename)."""
+        """Write the buffered rows and aliases as one complete segment file (temp name, then rename)."""
         self._last_flush = time.monotonic()
-        if not self._pending:
+        if not self._pending and not self._pending_aliases:
             return
-        n = self._pending
-        tail = _View(self.view.attrs)
-        for src, kept in zip(self.view.sources[-n:], self.view.kept[-n:], strict=True):
+        n, view = self._pending, self.view
+        tail = _View(view.attrs)
+        parts = []
+        for i in range(len(view.sources) - n, len(view.sources)):
+            src, kept, dropped = view.sources[i], view.kept[i], view.dropped[i]
             tail.add_source(src, kept)
+            if len(dropped):
+                parts.append((src.read_ids()[dropped], src.keys[dropped]))
+        parts += view.extra_aliases
+        aliases = (np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])) if parts else None
         seg = parts_dir(self.path) / f"{time.time_ns():020d}-{uuid.uuid4().hex}.h5"
         seg.parent.mkdir(exist_ok=True)
-        _write_cache_file(seg, [tail], "none")
+        _write_cache_file(seg, [tail], "none", aliases or _NO_ALIASES)
         with _open_h5(seg) as f:
             (src,) = _sources_in_file(f, seg, keep_open=False)
-        self.view.replace_tail(n, src)
-        self._pending = self._pending_rows = 0
+        view.replace_tail(n, src)
+        self._pending = self._pending_rows = self._pending_aliases = 0
 
     def _commit(self) -> None:
         try:
@@ -314,6 +357,7 @@ class CacheCheck:
     Attributes:
         rows: intact rows (all files, before deduplication).
         damaged_rows: rows in chunks that fail their checksum (or cannot be read).
+        damaged_aliases: entries of alias tables that fail their checksum or digest.
         damaged_files: files that cannot be opened or whose metadata is damaged
             (their rows are not counted: they cannot be read).
         moved_aside: where :func:`repair_cache` put those files (``<name>.damaged-<n>``).
@@ -323,13 +367,14 @@ class CacheCheck:
 
     rows: int = 0
     damaged_rows: int = 0
+    damaged_aliases: int = 0
     damaged_files: list[str] = field(default_factory=list)
     moved_aside: list[str] = field(default_factory=list)
     unchecked_files: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
-        return not self.damaged_rows and not self.damaged_files
+        return not self.damaged_rows and not self.damaged_aliases and not self.damaged_files
 
 
 def _intact_rows(src: _H5Source) -> np.ndarray:
@@ -369,8 +414,14 @@ def _scan(path: Path, check: CacheCheck, views: dict[str, _View], files: list[h5
             rows = _intact_rows(src)
             check.rows += len(rows)
             check.damaged_rows += len(src) - len(rows)
+            try:
+                src.read_aliases()
+                aliases_ok = True
+            except DamagedCacheError:
+                aliases_ok = False
+                check.damaged_aliases += src.n_aliases
             fp = src.attrs["model_fingerprint"]
-            views.setdefault(fp, _View(src.attrs)).add_source(src, rows=rows)
+            views.setdefault(fp, _View(src.attrs)).add_source(src, rows=rows, aliases=aliases_ok)
     return damaged
 
 
@@ -460,8 +511,8 @@ def merge_caches(
         for op in opened:
             for fp, view in op.views.items():
                 target = merged.setdefault(fp, _View(view.attrs))
-                for src, kept in zip(view.sources, view.kept, strict=True):
-                    target.add_source(src, kept, dedupe_within=True)
+                for src in view.sources:  # all rows: those dropped as repeats give their ids as aliases
+                    target.add_source(src, dedupe_within=True)
         if compression is None:
             compression = opened[0].root_compression() or (opened[1].root_compression() if len(opened) > 1 else None)
         return _replace_main(out, [merged[fp] for fp in sorted(merged)], compression or "none")

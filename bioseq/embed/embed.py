@@ -7,7 +7,9 @@ adds those rows to the cache and returns one row per input record, in input
 order. Returned values are always the stored values (float16 when the cache
 stores float16), so a cold run and a cached rerun return identical arrays.
 
-The model is a duck type (what :func:`bioseq.load` returns):
+The model is a bundle path (its weights load only when a sequence must be
+computed: a fully cached rerun imports no torch; :mod:`bioseq.embed.deferred`)
+or a duck type (what :func:`bioseq.load` returns):
 ``fingerprint: str``, ``embedding_dim: int``, ``tokenizer`` with ``config()``,
 ``alphabet``, ``embed_sequences(seqs) -> float32 (n, D)``; optionally
 ``embed_positions(seqs) -> list of (T_i, D)`` for per-position embeddings.
@@ -38,6 +40,7 @@ from bioseq.embed.cache_format import (
     sequence_keys,
 )
 from bioseq.embed.cache_writer import CacheWriter
+from bioseq.embed.deferred import as_model
 from bioseq.errors import CacheError, ConfigError
 from bioseq.io.atomic import AtomicWriter, atomic_path
 from bioseq.io.sources import iter_source_columns
@@ -51,13 +54,16 @@ __all__ = ["EmbedStats", "ExportWriter", "embed", "embed_to_file", "iter_embed",
 class EmbedStats:
     """What a run did: ``n_inputs`` records, of which ``n_cached`` came from the cache,
     ``n_computed`` were run through the model (in ``model_calls`` calls) and
-    ``n_duplicates`` repeated a sequence computed earlier in the same chunk."""
+    ``n_duplicates`` repeated a sequence computed earlier in the same chunk; ``model_loaded``:
+    whether the model's weights were in memory (False when a bundle path was given and
+    every row came from the cache)."""
 
     n_inputs: int = 0
     n_cached: int = 0
     n_computed: int = 0
     n_duplicates: int = 0
     model_calls: int = 0
+    model_loaded: bool = False
 
     def add_chunk(self, n: int, n_missing: int, n_computed: int) -> None:
         """Count a chunk of ``n`` records, ``n_missing`` not in the cache, ``n_computed`` run through the model."""
@@ -148,6 +154,22 @@ def _compute(call: Callable, chunk: EmbeddingBatch, seqs: list[str], todo: np.nd
         bar.update(len(sel))
 
 
+class _NoBar:
+    """What :func:`iter_embed` uses of a tqdm bar, doing nothing (tqdm.auto costs ~0.1 s to import:
+    a cached rerun of a small shard should not pay it for a bar it does not show)."""
+
+    def update(self, n: int) -> None:
+        pass
+
+
+def _progress_bar(progress: bool) -> contextlib.AbstractContextManager:
+    if not progress:
+        return contextlib.nullcontext(_NoBar())
+    from tqdm.auto import tqdm
+
+    return tqdm(desc="embed", unit="seq", dynamic_ncols=True)
+
+
 def iter_embed(
     model: Any,
     inputs: Any,
@@ -163,6 +185,8 @@ def iter_embed(
     progress: bool = False,
     stats: EmbedStats | None = None,
     allow_empty: bool = False,
+    device: str | None = None,
+    threads: int | None = None,
 ) -> Iterator[EmbeddingBatch]:
     """Stream embeddings chunk by chunk, in input order (see :func:`embed` for arguments).
 
@@ -170,11 +194,10 @@ def iter_embed(
     records and the cache's key index (16 bytes per cached row) are held.
     Values are those the cache stores (``dtype``), computed or read.
     """
-    from tqdm.auto import tqdm
-
     check_options(dtype, compression)
     if not isinstance(batch_size, int) or batch_size < 1:
         raise ConfigError(f"batch_size must be a positive integer, got {batch_size!r}")
+    model = as_model(model, cache, device, threads)
     attrs = model_attrs(model)
     fp, dim = attrs["model_fingerprint"], attrs["embedding_dim"]
     stats = stats if stats is not None else EmbedStats()
@@ -183,7 +206,7 @@ def iter_embed(
         cache, attrs, dtype=dtype, compression=compression, allow_multiple_models=allow_multiple_models,
         segment_rows=segment_rows, flush_seconds=flush_seconds)
     # a clean end commits the cache; an error keeps its complete rows as a segment (AtomicWriter)
-    with cache_writer as writer, tqdm(desc="embed", unit="seq", disable=not progress, dynamic_ncols=True) as bar:
+    with cache_writer as writer, _progress_bar(progress) as bar:
         out_dtype = writer.dtype if writer is not None else np.dtype(dtype)
         for ids, seqs in _iter_input(model, inputs, chunk_size, allow_empty):
             chunk = EmbeddingBatch(ids, sequence_keys(fp, seqs, normalised=True), np.empty((len(ids), dim), out_dtype))
@@ -192,7 +215,11 @@ def iter_embed(
             computed = np.empty((len(todo), dim), out_dtype)
             _compute(call, chunk, seqs, todo, computed, batch_size, writer, bar)
             chunk.embeddings[missing] = computed[source]
+            if writer is not None and len(todo) < len(ids):  # ids of cached or repeated sequences
+                rest = np.setdiff1d(np.arange(len(ids)), todo, assume_unique=True)
+                writer.add_aliases([ids[i] for i in rest], chunk.keys[rest])
             stats.add_chunk(len(ids), len(missing), len(todo))
+            stats.model_loaded = getattr(model, "loaded", True)
             bar.update(len(ids) - len(todo))
             yield chunk
 
@@ -210,11 +237,13 @@ def embed(
     progress: bool = False,
     stats: EmbedStats | None = None,
     allow_empty: bool = False,
+    device: str | None = None,
 ) -> np.ndarray | list[np.ndarray]:
     """Embeddings of every input record, in input order.
 
     Args:
-        model: a loaded model (see the module doc for the duck type).
+        model: a bundle path (loaded only if something must be computed) or a
+            loaded model (see the module doc for the duck type).
         inputs: a sequence file path (FASTA/FASTQ/GenBank/EMBL, optionally
             gzip/bzip2), a list of paths, ``"-"`` for stdin, a sequence string, a
             list of sequence strings (ids ``seq0``, ``seq1``...), an iterable of
@@ -236,12 +265,15 @@ def embed(
         allow_empty: a file without records gives zero rows instead of
             :class:`~bioseq.errors.EmptyInputError` (meant for a workflow's
             shards, which are empty when an input has fewer records than shards).
+        device: where to load a bundle given as a path (``cpu`` by default,
+            ``cuda``, ``auto``); a loaded model stays where it is.
 
     Returns:
         ``(n, D)`` array of ``dtype`` (or a list of (T_i, D) with ``per_position``).
     """
+    model = as_model(model, cache, device)
     if per_position:
-        return _embed_positions(model, inputs, cache, dtype, allow_empty)
+        return _embed_positions(getattr(model, "model", model), inputs, cache, dtype, allow_empty)
     parts = list(iter_embed(model, inputs, cache, batch_size=batch_size, dtype=dtype, compression=compression,
                             allow_multiple_models=allow_multiple_models, progress=progress, stats=stats,
                             allow_empty=allow_empty))
@@ -322,8 +354,14 @@ def embed_to_file(
     allow_multiple_models: bool = False,
     progress: bool = False,
     allow_empty: bool = False,
+    device: str | None = None,
+    threads: int | None = None,
 ) -> EmbedStats:
     """Embed ``inputs`` into ``cache`` and/or a standalone ``output`` file (what ``bioseq embed`` does).
+
+    ``model`` may be a bundle path: its weights are loaded (on ``device``, with
+    ``threads`` CPU threads) only if some row is not in the cache, so a fully
+    cached rerun, ``output`` included, neither imports torch nor reads the weights.
 
     Streams: memory does not grow with the input. ``compression`` applies to
     both files (``none`` for the export when None). Returns the run's stats.
@@ -335,6 +373,7 @@ def embed_to_file(
         raise ConfigError("nothing to write: give a cache (--cache) and/or an output file (-o)")
     check_options(dtype, compression)
     stats = EmbedStats()
+    model = as_model(model, cache, device, threads)
     chunks = iter_embed(model, inputs, cache, batch_size=batch_size, dtype=dtype, compression=compression,
                         allow_multiple_models=allow_multiple_models, progress=progress, stats=stats,
                         allow_empty=allow_empty)

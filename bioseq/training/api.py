@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 from typing import Any
 
+from bioseq.logs import verbose_logging
 from bioseq.models.classifier import Classifier
 from bioseq.models.ensemble import ENSEMBLE_ARCH, EnsembleClassifier
 from bioseq.training.auto import train_auto
@@ -48,6 +49,11 @@ def train(
     if arch is not None:
         options["arch"] = arch
     cfg = config.replace(**options) if config is not None else TrainConfig.from_options(options)
+    with verbose_logging(cfg.verbose):
+        return _train(train, valid, cfg)
+
+
+def _train(train: Any, valid: Any, cfg: TrainConfig) -> Classifier | EnsembleClassifier:
     if cfg.arch == ENSEMBLE_ARCH:
         return train_auto(train, valid, cfg)
     if cfg.distributed:

@@ -73,6 +73,14 @@ class TrainConfig:
         long_input: prediction-time policy for inputs over ``max_tokens``:
             ``windows`` | ``center`` | ``truncate``.
         progress: tqdm bar on stderr; None: only when stderr is a terminal.
+        verbose: show the inferred settings (alphabet, task, held-out split...)
+            and one line per epoch on stderr during the call. None (default):
+            when nobody has configured logging for the ``bioseq`` logger (a
+            plain script or notebook calling ``bioseq.train``), else leave it to
+            that configuration (the CLI's, whose ``-q`` keeps warnings only);
+            True: always, on a handler added for the call only; False: never
+            add one. Nothing is left configured afterwards
+            (:func:`bioseq.logs.verbose_logging`).
         distributed: join the torchrun process group (DDP; see
             :mod:`bioseq.training.distributed`).
     """
@@ -102,6 +110,7 @@ class TrainConfig:
     metric: str = "auto"
     long_input: str = "windows"
     progress: bool | None = None
+    verbose: bool | None = None
     distributed: bool = False
 
     def __post_init__(self) -> None:

@@ -60,16 +60,10 @@ def _describe(src: Any) -> str:
 
 
 def infer_alphabet(seqs: Iterable[str]) -> str:
-    """``dna`` when only ACGT(N) occur, ``rna`` for ACGU(N), else ``protein``."""
-    letters: set[str] = set()
-    for s in seqs:
-        letters.update(s)
-    letters.discard("N")
-    if letters <= set("ACGT"):
-        return "dna"
-    if letters <= set("ACGU"):
-        return "rna"
-    return "protein"
+    """``dna``/``rna`` for nucleotides plus IUPAC codes, else ``protein`` (:func:`bioseq.alphabets.infer_alphabet`)."""
+    from bioseq.alphabets import infer_alphabet as infer
+
+    return infer(seqs)
 
 
 def fingerprint_records(records: Iterable[tuple[str, str, Sequence[str] | None]]) -> str:
