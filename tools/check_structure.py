@@ -106,7 +106,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("data",),
     ("models",),
     ("bundle",),
-    ("predict", "embed", "evaluate"),
+    ("predict", "embed", "evaluate", "interpret"),
     ("training",),
     ("api",),
     ("cli",),
