@@ -31,6 +31,8 @@ COMMANDS = [
     "shard",
     "gather",
     "info",
+    "explain",
+    "motifs",
 ]
 
 
