@@ -23,8 +23,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     p.add_argument("--db", metavar="FILE.meme", help="match the motifs to this MEME motif database (TomTom)")
     p.add_argument("--matches", metavar="MATCHES.tsv",
                    help="with --db: the table of matches (default: OUTPUT with .matches.tsv)")
-    p.add_argument("--window", type=int, default=21, help="seqlet core width (modisco sliding window)")
-    p.add_argument("--flank", type=int, default=10, help="bases added on each side of a seqlet")
+    p.add_argument("--window", type=int, default=15,
+                   help="seqlet core width (modisco sliding window; 21 suits 1 kb inputs)")
+    p.add_argument("--flank", type=int, default=5, help="bases added on each side of a seqlet (10 suits 1 kb inputs)")
     p.add_argument("--min-seqlets", type=int, default=20, help="smallest seqlet group kept as a motif")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(run=run, reads=("attributions", "db"), writes=("output", "matches"))
