@@ -18,6 +18,7 @@ from typing import Any
 
 from bioseq import bundle
 from bioseq.embed.embed import embed as embed_records
+from bioseq.interpret.explain import explain as explain_records
 from bioseq.models.classifier import Classifier
 from bioseq.models.ensemble import EnsembleClassifier
 from bioseq.predict import Predictions, predict, predict_to_file
@@ -63,6 +64,14 @@ class _FileMethods:
         """Embeddings ``(n, embedding_dim)`` of any input form (as :meth:`predict`), in input order; with
         ``cache`` (an HDF5 path) through the content-addressed cache (:func:`bioseq.embed.embed.embed`)."""
         return embed_records(self, inputs, cache=cache, batch_size=batch_size, **kwargs)
+
+    def explain(
+        self, inputs: Any, method: str = "ism", target: Any = None, batch_size: int = 256, **kwargs: Any
+    ) -> Any:
+        """Per-base attributions (a list of :class:`~bioseq.interpret.attributions.Attribution`: ``id``,
+        ``seq``, ``scores (L, A)``, ``target``) of a file or records toward ``target`` (default: the
+        predicted class); :func:`bioseq.interpret.explain.explain`."""
+        return explain_records(self, inputs, method=method, target=target, batch_size=batch_size, **kwargs)
 
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write the bundle (one safetensors file, atomically; :func:`bioseq.bundle.save_bundle`)."""

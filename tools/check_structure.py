@@ -106,7 +106,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("data",),
     ("models",),
     ("bundle",),
-    ("predict", "embed", "evaluate", "genomics"),
+    ("predict", "embed", "evaluate", "genomics", "interpret"),
     ("training",),
     ("api",),
     ("estimators",),  # scikit-learn estimators: train through api

@@ -33,6 +33,8 @@ COMMANDS = [
     "info",
     "scan",
     "variant_effect",
+    "explain",
+    "motifs",
 ]
 
 

@@ -110,6 +110,10 @@ class CnnLstmTrunk(nn.Module):
             in_ch = int(out_ch)
         self.convs = nn.ModuleList(convs)
         self.pools = [int(p) for p in pools]
+        # Modules rather than F.relu/F.max_pool1d (no weights, so no change to the bundle):
+        # DeepLIFT implementations (tangermeme, captum) apply their rules to modules only.
+        self.act = nn.ReLU()
+        self.pool_layers = nn.ModuleList(nn.MaxPool1d(p, p, ceil_mode=True) for p in self.pools)
         self.conv_dropout = nn.Dropout(float(hp["conv_dropout"]))
         rnn_cls = nn.LSTM if hp["rnn"] == "lstm" else nn.GRU
         self.rnn = rnn_cls(
@@ -120,18 +124,23 @@ class CnnLstmTrunk(nn.Module):
         self.rnn_dropout = nn.Dropout(float(hp["rnn_dropout"]))
 
     def forward(self, ids: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.forward_embedded(self.embed(ids), mask)
+
+    def forward_embedded(self, x: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The trunk after its token embedding: ``x (B, T, E)`` (e.g. a differentiable
+        one-hot, :mod:`bioseq.models.onehot`) -> ``(h, mask)`` as :meth:`forward`."""
         lengths = mask.sum(dim=1)
         if bool((lengths < 1).any()):
             raise ConfigError("every sequence in a batch needs at least one token (an all-padding row)")
-        x = self.embed(ids).transpose(1, 2)  # (B, E, T)
-        for conv, p in zip(self.convs, self.pools, strict=True):
+        x = x.transpose(1, 2)  # (B, E, T)
+        for conv, p, pool in zip(self.convs, self.pools, self.pool_layers, strict=True):
             x = x * mask.unsqueeze(1).to(x.dtype)  # zero padding before the conv sees it
-            x = F.relu(conv(x))
+            x = self.act(conv(x))
             if p > 1:
                 # Padded positions hold 0 <= every ReLU output, so a partial window's
                 # max equals the max over its real positions.
                 x = x * mask.unsqueeze(1).to(x.dtype)
-                x = F.max_pool1d(x, p, p, ceil_mode=True)
+                x = pool(x)
                 lengths = pooled_lengths(lengths, p)
                 mask = lengths_to_mask(lengths, x.shape[-1])
         x = self.conv_dropout(x.transpose(1, 2))  # (B, T', C)

@@ -119,7 +119,12 @@ class TransformerTrunk(nn.Module):
         self.out_dim = d
 
     def forward(self, ids: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        b, t = ids.shape
+        return self.forward_embedded(self.embed(ids), mask)
+
+    def forward_embedded(self, x: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The trunk after its token embedding: ``x (B, T, d)`` (e.g. a differentiable
+        k-mer embedding, :mod:`bioseq.models.onehot`) -> ``(h, mask)`` as :meth:`forward`."""
+        b, t = x.shape[:2]
         if t > self.max_tokens:
             raise ConfigError(
                 f"input of {t} tokens exceeds max_tokens={self.max_tokens}; apply the long-input "
@@ -127,7 +132,6 @@ class TransformerTrunk(nn.Module):
             )
         if bool((mask.sum(dim=1) < 1).any()):
             raise ConfigError("every sequence in a batch needs at least one token (an all-padding row)")
-        x = self.embed(ids)
         if self.cls_token is not None:
             x = torch.cat([self.cls_token.expand(b, 1, -1), x], dim=1)
             mask = torch.cat([mask.new_ones(b, 1), mask], dim=1)

@@ -1,0 +1,225 @@
+"""bioseq explain / motifs: attributions land on a planted motif; ISM is exact; the motif is recovered."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import bioseq
+from bioseq.api import Model
+from bioseq.errors import ConfigError
+from bioseq.interpret.attributions import observed_scores, read_attributions
+from bioseq.models.registry import get_model as get_arch
+from bioseq.tokenize.kmer import KmerTokenizer
+
+MOTIF = "GATTACAG"  # not a palindrome: the strand is checked too
+LENGTH = 60
+
+
+def _rc(s: str) -> str:
+    return s[::-1].translate(str.maketrans("ACGT", "TGCA"))
+
+
+def planted(n: int, seed: int) -> tuple[list[str], list[str], list[int]]:
+    """Half the records carry MOTIF at a random position (class 'motif'), half none ('background')."""
+    rng = np.random.default_rng(seed)
+    seqs, labels, where = [], [], []
+    for i in range(n):
+        s = list(rng.choice(list("ACGT"), LENGTH))
+        if i % 2 == 0:
+            p = int(rng.integers(5, LENGTH - len(MOTIF) - 5))
+            s[p : p + len(MOTIF)] = MOTIF
+            labels.append("motif")
+            where.append(p)
+        else:
+            labels.append("background")
+            where.append(-1)
+        seqs.append("".join(s))
+    return seqs, labels, where
+
+
+def write_fasta(path, seqs, labels):
+    path.write_text("".join(f">r{i} label={lab}\n{s}\n" for i, (s, lab) in enumerate(zip(seqs, labels, strict=True))))
+    return path
+
+
+@pytest.fixture(scope="module")
+def task(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("planted")
+    torch.set_num_threads(1)
+    train = write_fasta(tmp / "train.fa", *planted(800, 1)[:2])
+    valid = write_fasta(tmp / "valid.fa", *planted(200, 2)[:2])
+    test = planted(60, 3)
+    return tmp, train, valid, test
+
+
+HPARAMS = {
+    "cnn-lstm": {"conv_filters": [32], "rnn_hidden": 16, "head_hidden": 16, "pool_sizes": [4]},
+    "transformer": {"d_model": 32, "n_layers": 1, "n_heads": 2, "max_tokens": 64},
+}
+
+
+@pytest.fixture(scope="module")
+def trained(task):
+    tmp, train, valid, _ = task
+    models = {}
+    for arch in ("cnn-lstm", "transformer"):
+        models[arch] = bioseq.train(
+            str(train), str(valid), arch=arch, hparams=HPARAMS[arch], epochs=25, seed=0, threads=1,
+            patience=6, output=str(tmp / f"{arch}.safetensors"), progress=False, lr=3e-3,
+        )
+    return models
+
+
+def _hits(model, test, method):
+    seqs, labels, where = test
+    idx = [i for i, lab in enumerate(labels) if lab == "motif"]
+    atts = model.explain([_record(f"r{i}", seqs[i]) for i in idx], method=method, target="motif")
+    frac = []
+    for a, i in zip(atts, idx, strict=True):
+        score = np.abs(observed_scores(a.scores, a.seq, "ACGT", method))
+        top = np.argsort(-score)[:10]
+        frac.append(np.mean((top >= where[i]) & (top < where[i] + len(MOTIF))))
+    return np.asarray(frac)
+
+
+def _record(rid, seq):
+    from Bio.Seq import Seq
+    from Bio.SeqRecord import SeqRecord
+
+    return SeqRecord(Seq(seq), id=rid)
+
+
+@pytest.mark.parametrize("arch", ["cnn-lstm", "transformer"])
+@pytest.mark.parametrize("method", ["ism", "ig"])
+def test_attribution_mass_on_the_planted_motif(trained, task, arch, method):
+    model = trained[arch]
+    acc = np.mean(np.array(model.predict(str(task[2])).predicted) == np.array(
+        [lab for lab in planted(200, 2)[1]]))
+    assert acc > 0.9, f"{arch} did not learn the planted task ({acc:.2f})"
+    frac = _hits(model, task[3], method)
+    # top-10 positions: most of them on the 8-bp motif, in most records
+    assert np.mean(frac >= 0.5) >= 0.8, (arch, method, frac)
+
+
+def tiny(arch: str, labels=("a", "b"), task="binary") -> Model:
+    torch.manual_seed(0)
+    arch_cls = get_arch(arch)
+    tokenizer = KmerTokenizer(alphabet="dna", **arch_cls.default_tokenizer("dna"))
+    hp = {**arch_cls.default_hparams("dna"), **HPARAMS.get(arch, {})}
+    return Model.create(arch, tokenizer, list(labels), task, hp)
+
+
+@pytest.mark.parametrize("arch", ["cnn-lstm", "transformer"])
+def test_ism_equals_two_predict_calls(arch):
+    torch.set_num_threads(1)
+    model = tiny(arch, labels=("x", "y", "z"), task="multiclass")
+    rng = np.random.default_rng(0)
+    seq = "".join(rng.choice(list("ACGT"), 40))
+    (att,) = model.explain([_record("s", seq)], method="ism", value="prob", target="y")
+    for pos, base in [(0, "A"), (17, "C"), (39, "T"), (22, "G")]:
+        if seq[pos] == base:
+            continue
+        mutant = seq[:pos] + base + seq[pos + 1 :]
+        p = model.predict([_record("ref", seq), _record("mut", mutant)]).probs
+        assert att.scores[pos, "ACGT".index(base)] == pytest.approx(p[1, 1] - p[0, 1], abs=1e-6)
+    assert np.all(att.scores[np.arange(40), ["ACGT".index(b) for b in seq]] == 0)
+
+
+def test_ism_logits_and_kmer_linear_and_ensemble():
+    from bioseq.models.ensemble import EnsembleClassifier
+    from bioseq.models.inference import run_net
+
+    torch.set_num_threads(1)
+    model = tiny("cnn-lstm")
+    seq = "ACGTTGCAAGGCTTAACGATCGGATC"
+    (att,) = model.explain([_record("s", seq)], method="ism", target=1)
+    mutant = "C" + seq[1:]
+    logits = run_net(model.net, [model.tokenizer.encode(s) for s in (seq, mutant)], batch_size=2, device=model.device)
+    assert att.scores[0, 1] == pytest.approx(logits[1, 1] - logits[0, 1], abs=1e-5)
+    kl = tiny("kmer-linear")
+    rng = np.random.default_rng(0)
+    train = ["".join(rng.choice(list("ACGT"), 30)) for _ in range(40)]
+    kl.net.fit(train, np.arange(40) % 2)
+    (katt,) = kl.explain([_record("s", seq)], method="ism", value="prob", target=1)
+    p = kl.predict_proba_sequences([seq, mutant])
+    assert katt.scores[0, 1] == pytest.approx(p[1, 1] - p[0, 1], abs=1e-6)
+    with pytest.raises(ConfigError, match="ism"):
+        kl.explain([_record("s", seq)], method="saliency")
+    ens = bioseq.api.wrap(EnsembleClassifier([model, kl], [0.25, 0.75]))
+    (eatt,) = ens.explain([_record("s", seq)], method="ism", value="prob", target=1)
+    pe = ens.predict_proba_sequences([seq, mutant])
+    assert eatt.scores[0, 1] == pytest.approx(pe[1, 1] - pe[0, 1], abs=1e-6)
+    (gatt,) = ens.explain([_record("s", seq)], method="saliency", target=1)  # torch members only
+    assert gatt.scores.shape == (len(seq), 4)
+
+
+@pytest.mark.parametrize("method", ["saliency", "ig", "deepliftshap"])
+def test_gradient_methods_shapes_and_corrections(method):
+    torch.set_num_threads(1)
+    model = tiny("transformer")
+    recs = [_record("a", "ACGTTGCAAGGCTTAACGATCGGATC"), _record("b", "TTGACCGGTACGATCG")]
+    atts = model.explain(recs, method=method, target="b", n_shuffles=4, steps=8)
+    assert [a.scores.shape for a in atts] == [(26, 4), (16, 4)]
+    if method == "saliency":  # Majdandzic correction: every row sums to zero
+        np.testing.assert_allclose(atts[0].scores.sum(axis=1), 0, atol=1e-6)
+    assert all(np.isfinite(a.scores).all() for a in atts)
+
+
+def test_cli_writes_tsv_and_h5(tmp_path):
+    from bioseq.cli import main
+
+    model = tiny("cnn-lstm")
+    model.save(tmp_path / "m.safetensors")
+    fa = tmp_path / "in.fa"
+    fa.write_text(">a\nACGTTGCAAGGCTTAACGATCGGATC\n>b\nTTGACNGGTACGATCG\n")
+    assert main(["explain", str(tmp_path / "m.safetensors"), str(fa), "-o", str(tmp_path / "o.tsv")]) == 0
+    lines = (tmp_path / "o.tsv").read_text().splitlines()
+    assert lines[0] == "id\tpos\tbase\tscore" and len(lines) == 1 + 26 + 16
+    assert lines[1].startswith("a\t0\tA\t") and lines[-11].startswith("b\t5\tN\t0")
+    assert main(["explain", str(tmp_path / "m.safetensors"), str(fa), "-o", str(tmp_path / "o.h5"),
+                 "--method", "saliency", "--target", "a"]) == 0
+    att = read_attributions(tmp_path / "o.h5")
+    assert att.ids == ["a", "b"] and att.sequences[1] == "TTGACNGGTACGATCG" and att.targets == ["a", "a"]
+    assert [s.shape for s in att.scores] == [(26, 4), (16, 4)] and att.method == "saliency"
+    assert main(["explain", str(tmp_path / "m.safetensors"), str(fa), "-o", str(tmp_path / "o.txt")]) == 1
+    assert main(["explain", str(tmp_path / "m.safetensors"), str(fa), "-o", str(tmp_path / "x.h5"),
+                 "--target", "nope"]) == 1
+
+
+def test_missing_extra_names_it(monkeypatch):
+    import sys
+
+    from bioseq.interpret.extras import require
+
+    monkeypatch.setitem(sys.modules, "captum.attr", None)  # what an absent package looks like to import
+    with pytest.raises(ConfigError, match=r"bioseq\[explain\]"):
+        require("captum.attr", "--method saliency")
+
+
+@pytest.mark.slow
+def test_motif_is_recovered(trained, task, tmp_path):
+    from bioseq.interpret.motifs import find_motifs, write_meme
+
+    seqs, labels, _ = planted(600, 4)
+    fa = write_fasta(tmp_path / "m.fa", seqs, labels)
+    model = trained["cnn-lstm"]
+    from bioseq.interpret.explain import explain_to_file
+
+    explain_to_file(model, str(fa), tmp_path / "att.h5", method="ism", target="motif")
+    motifs = find_motifs(tmp_path / "att.h5")
+    write_meme(motifs, tmp_path / "m.meme")
+    assert motifs, "no motif found"
+    best = motifs[0].consensus
+
+    def within_one(c: str) -> bool:
+        for s in (c, _rc(c)):
+            for off in range(-len(s) + 6, len(s)):  # any alignment overlapping >= 6 bases of MOTIF
+                pairs = [(s[j], MOTIF[j + off]) for j in range(len(s)) if 0 <= j + off < len(MOTIF)]
+                if len(pairs) >= min(len(MOTIF), len(s)) - 1 and sum(a != b for a, b in pairs) <= 1 and \
+                        len(pairs) >= 6:
+                    return True
+        return False
+
+    assert within_one(best), (best, [m.consensus for m in motifs])
