@@ -60,15 +60,18 @@ def verbose_logging(verbose: bool | None) -> Iterator[None]:
     if verbose is False or (verbose is None and logger.hasHandlers()):
         yield
         return
-    handler = _StderrHandler()
-    handler.setFormatter(logging.Formatter(_FORMAT))
+    # One stderr handler at most: the CLI's, when it installed one, already prints every message.
+    handler = None if any(isinstance(h, _StderrHandler) for h in logger.handlers) else _StderrHandler()
     level, propagate = logger.level, logger.propagate
-    logger.addHandler(handler)
+    if handler is not None:
+        handler.setFormatter(logging.Formatter(_FORMAT))
+        logger.addHandler(handler)
     logger.setLevel(logging.INFO)
     logger.propagate = False
     try:
         yield
     finally:
-        logger.removeHandler(handler)
+        if handler is not None:
+            logger.removeHandler(handler)
         logger.setLevel(level)
         logger.propagate = propagate
