@@ -380,7 +380,25 @@ def test_api_train_shows_inferred_settings_and_epochs_by_default_and_leaves_no_h
     assert "handlers left: 0 0 True" in proc.stdout
 
 
-def test_verbose_true_prints_once_even_when_the_application_configured_logging(capfd):
+@pytest.fixture
+def pristine_bioseq_logger():
+    """The ``bioseq`` logger as a fresh process has it (an in-process CLI test may have configured it)."""
+    logger = logging.getLogger("bioseq")
+    saved = (list(logger.handlers), logger.level, logger.propagate)
+    for h in saved[0]:
+        logger.removeHandler(h)
+    logger.setLevel(logging.NOTSET)
+    logger.propagate = True
+    yield logger
+    for h in list(logger.handlers):
+        logger.removeHandler(h)
+    for h in saved[0]:
+        logger.addHandler(h)
+    logger.setLevel(saved[1])
+    logger.propagate = saved[2]
+
+
+def test_verbose_true_prints_once_even_when_the_application_configured_logging(capfd, pristine_bioseq_logger):
     root = logging.getLogger()
     app_handler = logging.StreamHandler(sys.stderr)
     root.addHandler(app_handler)
