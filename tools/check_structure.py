@@ -108,7 +108,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("bundle",),
     ("predict", "embed", "evaluate"),
     ("training",),
-    ("api",),
+    ("api", "workflow"),
     ("cli",),
     ("__main__",),
     ("",),  # bioseq/__init__.py: the lazy public API

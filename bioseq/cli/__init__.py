@@ -25,12 +25,14 @@ COMMANDS = [
     "train",
     "predict",
     "evaluate",
+    "compare",
     "embed",
     "cache",
     "fit_head",
     "shard",
     "gather",
     "info",
+    "workflow",
 ]
 
 
