@@ -171,6 +171,7 @@ def test_fast_run_outputs(fast_run: Path) -> None:
         "embed",
         "merge_caches",
         "evaluate",
+        "compare",
     }
 
 

@@ -43,6 +43,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
                    help="first check the cache against its checksums: drop damaged rows (computed again in this "
                    "run) and move unreadable files aside (default: damage is an error naming the file)")
     p.add_argument("--threads", type=int, metavar="N", help="CPU threads for torch")
+    p.add_argument("--device", default="cpu", choices=["auto", "cpu", "cuda"],
+                   help="device of a neural model (default cpu; auto: cuda if available)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     # Checked by bioseq.cli.main before run(): no output may be one of the inputs.
     p.set_defaults(run=run, reads=("model", "input"), writes=("output",))
@@ -66,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
     if args.cache is None and args.output is None:
         raise ConfigError("nothing to write: give --cache CACHE.h5 and/or -o OUT.h5")
     set_threads(args.threads)
-    model = load(args.model)
+    model = load(args.model, device=args.device)
     if args.repair and args.cache is not None:
         from bioseq.embed.cache_writer import repair_cache
 
