@@ -34,15 +34,17 @@ SNAKEFILE_TEMPLATE = '''\
 # The module's rules are renamed bioseq_* (bioseq_train, bioseq_predict, ...);
 # their resources, local rules and report work under any name.
 
+import bioseq.workflow
+
 
 configfile: "config/config.yaml"
 
 
 module bioseq:
-    # The installed workflow (`bioseq workflow path`); after upgrading bioseq
-    # in another environment, run `bioseq workflow path` and update this line.
+    # The workflow of the bioseq installed where Snakemake runs, a local path
+    # (`bioseq workflow path`; when this file was written: {snakefile}).
     snakefile:
-        {snakefile!r}
+        bioseq.workflow.snakefile()
     config:
         config
 
@@ -71,8 +73,8 @@ def snakefile() -> Path:
 def init_project(directory: str | os.PathLike[str], *, force: bool = False) -> list[Path]:
     """Write a starter project into ``directory``; return the files written.
 
-    The project: ``Snakefile`` (imports :func:`snakefile` as a module named
-    ``bioseq``, rules renamed ``bioseq_*``), ``config/config.yaml`` (a copy of
+    The project: ``Snakefile`` (imports :func:`snakefile`, found when Snakemake
+    runs, as a module named ``bioseq``, rules renamed ``bioseq_*``), ``config/config.yaml`` (a copy of
     the template: the example dataset, an ``auto`` model and the kmer-linear
     baseline) and ``data/`` (the example dataset). Relative paths in the config
     are taken against the directory Snakemake runs in: run it in ``directory``.
@@ -91,7 +93,7 @@ def init_project(directory: str | os.PathLike[str], *, force: bool = False) -> l
     if existing and not force:
         raise ConfigError(f"would overwrite {', '.join(existing)} (use --force to replace them)")
     (dest / CONFIG_TEMPLATE).parent.mkdir(parents=True, exist_ok=True)
-    text = SNAKEFILE_TEMPLATE.format(snakefile=str(snakefile()), profiles=str(src / "profiles"))
+    text = SNAKEFILE_TEMPLATE.format(snakefile=snakefile(), profiles=src / "profiles")
     (dest / "Snakefile").write_text(text, encoding="utf-8")
     shutil.copyfile(src / CONFIG_TEMPLATE, dest / CONFIG_TEMPLATE)
     for path, target in zip(data_files, targets[2:], strict=True):
