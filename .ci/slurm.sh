@@ -118,6 +118,9 @@ log "workflow done in $(( $(date +%s) - t0 )) s"
 submitted="$(grep -c 'has been submitted with SLURM jobid' snakemake.log || true)"
 [ "$submitted" -gt 0 ] || { log "no job went through sbatch"; tail -40 snakemake.log; exit 1; }
 log "$submitted jobs went through sbatch"
+for rule in shard gather_predictions merge_caches compare; do   # local rules: on this host, not sbatch
+    [ ! -e ".snakemake/slurm_logs/rule_$rule" ] || { log "local rule $rule was submitted"; exit 1; }
+done
 snakemake -s "$REPO/Snakefile" --configfile "$CONFIG" --cores 1 --report report.html > report.log 2>&1 ||
     { tail -30 report.log; exit 1; }
 
