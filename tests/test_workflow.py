@@ -220,6 +220,7 @@ def test_changing_one_input_replans_only_its_dependents(fast_run: Path) -> None:
         "embed": 2,
         "merge_caches": 1,
         "evaluate": 1,
+        "compare": 1,
         "all": 1,
     }  # no `train`: the training data did not change
     rotate_records(fast_run / "splice" / "train.fa.gz")
