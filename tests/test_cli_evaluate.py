@@ -121,3 +121,25 @@ def test_entry_point_help():
     )
     assert res.returncode == 0, res.stderr
     assert "--truth" in res.stdout and "--allow-missing" in res.stdout
+
+
+def test_compare_tables_several_evaluations(tmp_path, inputs, capsys):
+    pred, truth = inputs
+    m1, m2 = tmp_path / "a.json", tmp_path / "b.json"
+    assert main(["evaluate", str(pred), "--truth", str(truth), "-o", str(m1)]) == 0
+    binary = {"task": "binary", "n": 4, "accuracy": 0.75, "mcc": None, "auroc": 0.5}
+    m2.write_text(json.dumps(binary))
+    out = tmp_path / "cmp.tsv"
+    argv = ["compare", f"splice/cnn/test={m1}", f"amp/lin/test={m2}", "--name-columns", "dataset,model,input"]
+    assert main([*argv, "-o", str(out)]) == 0
+    rows = list(csv.reader(out.open(), delimiter="\t"))
+    assert rows[0][:7] == ["dataset", "model", "input", "task", "n", "accuracy", "macro_f1"]
+    assert rows[1][:6] == ["splice", "cnn", "test", "multiclass", "6", "0.6667"]
+    assert rows[2][:6] == ["amp", "lin", "test", "binary", "4", "0.7500"]
+    assert rows[2][rows[0].index("mcc")] == "NA" and rows[1][rows[0].index("sensitivity")] == "NA"
+    # a name with the wrong number of parts, a file that is no metrics file: errors naming them
+    assert main(["compare", f"splice/cnn={m1}", "--name-columns", "dataset,model,input", "-o", str(out)]) == 1
+    assert "splice/cnn" in capsys.readouterr().err
+    (tmp_path / "x.json").write_text("[]")
+    assert main(["compare", f"x={tmp_path / 'x.json'}", "-o", str(out)]) == 1
+    assert "x.json" in capsys.readouterr().err

@@ -218,8 +218,8 @@ def test_plot_all_with_only_negatives_in_the_truth_writes_curve_figures_that_say
 
 def test_learning_curves_figure_draws_losses_and_each_valid_metric_and_marks_the_lowest_valid_loss_epoch():
     loss_ax, metric_ax = learning_curves_figure(LOG).axes
-    assert legend(loss_ax) == ["train", "validation", "kept: epoch 2"]
-    assert legend(metric_ax) == ["accuracy", "mcc", "kept: epoch 2"]
+    assert legend(loss_ax) == ["train", "validation", "kept: epoch 2 (lowest validation loss)"]
+    assert legend(metric_ax) == ["accuracy", "mcc", "kept: epoch 2 (lowest validation loss)"]
     train = next(ln for ln in loss_ax.lines if ln.get_label() == "train")
     assert list(train.get_xdata()) == [1, 2, 3] and list(train.get_ydata()) == [1.0, 0.7, 0.5]
     mcc = next(ln for ln in metric_ax.lines if ln.get_label() == "mcc")
@@ -231,7 +231,7 @@ def test_learning_curves_figure_draws_losses_and_each_valid_metric_and_marks_the
 def test_learning_curves_figure_marks_the_last_epoch_the_trainer_flagged_best():
     rows = [{**LOG[0], "best": True}, {**LOG[1], "best": False}, {**LOG[2], "best": True}]
     loss_ax, _ = learning_curves_figure(rows).axes
-    assert legend(loss_ax)[-1] == "kept: epoch 3"  # not epoch 2, the lowest valid loss
+    assert legend(loss_ax)[-1] == "kept: epoch 3 (flagged best by the trainer)"  # not epoch 2, the lowest valid loss
 
 
 def test_read_history_last_entry_per_epoch_wins(tmp_path):
@@ -275,3 +275,30 @@ def test_learning_curves_without_validation_metrics_say_so_in_the_metric_panel()
     loss_ax, metric_ax = learning_curves_figure(rows).axes
     assert legend(loss_ax) == ["train"]
     assert len(metric_ax.lines) == 0 and texts(metric_ax) == ["no validation metric logged"]
+
+
+def test_a_one_row_history_is_no_curve_and_the_figure_says_why():
+    # kmer-linear logs one record (fitted once, in closed form): a one-point "curve" is noise,
+    # so the figure says why there is none and shows the validation numbers instead.
+    row = {"epoch": 1, "train_loss": 0.3, "valid_loss": 0.41, "valid_mcc": 0.62, "lr": None, "best": True}
+    (ax,) = learning_curves_figure([row]).axes
+    assert not ax.lines
+    (text,) = texts(ax)
+    assert "no learning curve" in text and "closed-form" in text
+    assert "loss 0.41" in text and "mcc 0.62" in text
+
+
+def test_learning_curves_caption_names_the_criterion_the_plot_marks():
+    # The trainer keeps (and flags `best`) the epoch of the best validation selection metric (MCC by
+    # default), and the plot marks that epoch: the caption must not say "lowest validation loss".
+    from pathlib import Path
+
+    import bioseq.workflow
+
+    caption = (bioseq.workflow.workflow_dir() / "report" / "learning_curves.rst").read_text()
+    assert "lowest validation loss)" not in caption
+    assert "selection metric" in caption and "MCC" in caption
+    rows = [{**LOG[0], "best": True}, {**LOG[1], "best": False}, {**LOG[2], "best": True}]
+    loss_ax, _ = learning_curves_figure(rows).axes
+    assert "flagged best" in legend(loss_ax)[-1]
+    assert Path(bioseq.workflow.__file__).parent == bioseq.workflow.workflow_dir()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import math
 import os
 import re
 import shutil
@@ -171,6 +172,7 @@ def test_fast_run_outputs(fast_run: Path) -> None:
         "embed",
         "merge_caches",
         "evaluate",
+        "compare",
     }
 
 
@@ -180,6 +182,20 @@ def test_second_run_does_nothing(fast_run: Path) -> None:
     assert "Nothing to be done" in res.stdout + res.stderr
 
 
+def assert_comparison_table(html: str, rows: list[tuple[str, str]]) -> None:
+    """The front page holds the model comparison as an HTML table: one row per dataset and model."""
+    import html as html_lib
+
+    text = html_lib.unescape(html.replace("\\n", "\n").replace('\\"', '"').replace("\\/", "/"))
+    tables = re.findall(r"<table.*?</table>", text, flags=re.S)
+    table = next((t for t in tables if "Test-set metrics of every model" in t), None)
+    assert table is not None, "no inline comparison table on the front page"
+    cells = [re.sub(r"<[^>]+>", "", c).strip() for c in re.findall(r"<t[dh][^>]*>(.*?)</t[dh]>", table, flags=re.S)]
+    assert cells[:6] == ["dataset", "model", "input", "task", "n", "accuracy"], cells[:8]
+    for dataset, model in rows:
+        assert any(cells[i:i + 3] == [dataset, model, "test"] for i in range(len(cells))), (dataset, model, cells)
+
+
 def test_report_has_plots_and_metrics_per_model(fast_run: Path) -> None:
     res = snakemake("--cores", "1", "--configfile", "config_fast.yaml", "--report", "report.html", cwd=fast_run)
     assert res.returncode == 0, res.stderr[-3000:]
@@ -187,6 +203,8 @@ def test_report_has_plots_and_metrics_per_model(fast_run: Path) -> None:
     for name in ("learning_curves.png", "confusion_matrix.png", "roc.png", "pr.png", "metrics.tsv"):
         assert name in html
     assert "Precision-recall curves" in html and "splice" in html and "kmer-linear" in html
+    assert "trained and evaluated 1 model configuration(s)" in html
+    assert_comparison_table(html, [("splice", "kmer-linear")])
 
 
 def test_changing_one_input_replans_only_its_dependents(fast_run: Path) -> None:
@@ -202,6 +220,7 @@ def test_changing_one_input_replans_only_its_dependents(fast_run: Path) -> None:
         "embed": 2,
         "merge_caches": 1,
         "evaluate": 1,
+        "compare": 1,
         "all": 1,
     }  # no `train`: the training data did not change
     rotate_records(fast_run / "splice" / "train.fa.gz")
@@ -228,6 +247,8 @@ def test_module_example_runs(tmp_path: Path) -> None:
     snakefile = REPO / "workflows" / "examples" / "module" / "Snakefile"
     res = snakemake("--cores", "2", cwd=tmp_path, snakefile=snakefile)
     assert res.returncode == 0, res.stderr[-5000:]
+    # the module's local rules are local under their new names, without a warning
+    assert "localrules directive specifies rules that are not present" not in res.stdout + res.stderr
     header, ids = table_ids(tmp_path / "results_module" / "predictions" / "splice_uci.kmer-linear.test.tsv")
     assert ids == record_ids(REPO / "data" / "splice_uci" / "test.fa.gz")
     assert header == ["id", "predicted", "prob_EI", "prob_IE", "prob_N"]
@@ -237,6 +258,15 @@ def test_module_example_runs(tmp_path: Path) -> None:
     model = bioseq.load(tmp_path / "results_module" / "models" / "splice_uci" / "kmer-linear.safetensors")
     summary = (tmp_path / "module_summary.txt").read_text()
     assert "kmer-linear" in summary and model.fingerprint in summary
+    # the report's front page describes the module's run (not the importing workflow's config), without
+    # a reStructuredText error, and shows the comparison table inline
+    res = snakemake("--cores", "1", "--report", "report.html", cwd=tmp_path, snakefile=snakefile)
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert "ERROR/" not in res.stderr and "WARNING/" not in res.stderr, res.stderr[-3000:]
+    html = (tmp_path / "report.html").read_text(errors="replace")
+    assert "trained and evaluated 1 model configuration(s)" in html and "of 1 dataset(s)" in html
+    assert "System Message" not in html
+    assert_comparison_table(html, [("splice_uci", "kmer-linear")])
 
 
 def test_more_shards_than_records(tmp_path: Path) -> None:
@@ -262,3 +292,109 @@ def test_more_shards_than_records(tmp_path: Path) -> None:
 
     with EmbeddingCache(work / "results" / "embeddings" / "amp.kmer-linear.h5") as cache:
         assert sorted(cache.ids) == sorted(ids), "the empty shard's zero-row cache merged with the others"
+
+
+# ---- the workflow as package data, `bioseq workflow`, and module use ----------------------------------
+
+
+def bioseq_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH")) if p)}
+    return subprocess.run([sys.executable, "-m", "bioseq", *args], cwd=cwd, env=env, capture_output=True, text=True)
+
+
+def test_workflow_path_and_init_write_a_project_that_imports_the_installed_workflow(tmp_path: Path) -> None:
+    import yaml
+
+    res = bioseq_cli("workflow", "path")
+    assert res.returncode == 0, res.stderr
+    wf = Path(res.stdout.strip())
+    assert wf == REPO / "bioseq" / "workflow" and (wf / "Snakefile").is_file()
+    proj = tmp_path / "proj"
+    res = bioseq_cli("workflow", "init", str(proj))
+    assert res.returncode == 0, res.stderr
+    assert (proj / "config" / "config.yaml").read_bytes() == (wf / "config" / "config.yaml").read_bytes()
+    cfg = yaml.safe_load((proj / "config" / "config.yaml").read_text())
+    for ds in cfg["datasets"].values():  # the example data came along
+        assert all((proj / ds[key]).is_file() for key in ("train", "valid", "test"))
+    snakefile = (proj / "Snakefile").read_text()
+    assert "module bioseq:" in snakefile and "use rule * from bioseq as bioseq_*" in snakefile
+    assert "bioseq.workflow.snakefile()" in snakefile and str(wf / "Snakefile") in snakefile
+    # a second init refuses to overwrite, --force replaces
+    again = bioseq_cli("workflow", "init", str(proj))
+    assert again.returncode == 1 and "--force" in again.stderr
+    assert bioseq_cli("workflow", "init", str(proj), "--force").returncode == 0
+    # the project plans the whole workflow (renamed rules) and lints clean (every rule names its conda env)
+    res = snakemake("-n", "--cores", "2", cwd=proj, snakefile=proj / "Snakefile")
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert {"bioseq_train", "bioseq_predict", "bioseq_embed", "bioseq_evaluate", "bioseq_compare"} <= set(
+        planned_rules(res.stdout)
+    )
+    res = snakemake("--lint", cwd=proj, snakefile=proj / "Snakefile")
+    assert res.returncode == 0 and "good condition" in res.stdout + res.stderr, res.stdout[-3000:]
+
+
+def test_the_wheel_ships_the_workflow(tmp_path: Path) -> None:
+    import zipfile
+
+    res = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(tmp_path),
+         str(REPO)],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert res.returncode == 0, res.stderr[-3000:]
+    (wheel,) = tmp_path.glob("bioseq-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    wf = REPO / "bioseq" / "workflow"
+    shipped = [p for p in wf.rglob("*") if p.is_file() and "__pycache__" not in p.parts]
+    missing = [str(p.relative_to(REPO)) for p in shipped if p.relative_to(REPO).as_posix() not in names]
+    assert not missing, missing
+    for required in ("Snakefile", "rules/common.smk", "schemas/config.schema.yaml", "profiles/slurm/config.yaml",
+                     "profiles/slurm/partitions.yaml", "profiles/local/config.yaml", "report/workflow.rst",
+                     "envs/bioseq.yaml", "config/config.yaml"):
+        assert f"bioseq/workflow/{required}" in names
+    (metadata,) = [n for n in names if n.endswith(".dist-info/METADATA")]
+    requires = [line for line in zipfile.ZipFile(wheel).read(metadata).decode().splitlines()
+                if line.startswith("Requires-Dist:")]
+    assert any(r.lower().startswith("requires-dist: pygments") for r in requires)  # snakemake --report needs it
+
+
+MODULE_SNAKEFILE = """
+module bioseq:
+    snakefile: {snakefile!r}
+    config: config["bioseq"]
+
+use rule * from bioseq as bioseq_*
+"""
+
+
+def test_module_renamed_rules_keep_their_resources_and_local_rules(tmp_path: Path) -> None:
+    """Under the SLURM profile, a module's renamed rules get what the job needs: a GPU for the neural
+    model's train/predict/embed with device cuda and none for kmer-linear, a train runtime of max_time + 15
+    minutes; no warning about local rules that are not present (dry run: no cluster needed; that the local
+    rules stay off the cluster is checked by .ci/slurm.sh on a real one)."""
+    import yaml
+
+    work = tmp_path / "work"
+    shutil.copytree(FIXTURES, work)
+    cfg = yaml.safe_load((work / "config.yaml").read_text())
+    cfg["device"] = "cuda"
+    (work / "module.yaml").write_text(yaml.safe_dump({"bioseq": cfg}))
+    (work / "Snakefile").write_text(MODULE_SNAKEFILE.format(snakefile=str(REPO / "bioseq" / "workflow" / "Snakefile")))
+    res = snakemake("-n", "--profile", str(REPO / "workflows" / "profiles" / "slurm"), "--configfile", "module.yaml",
+                    cwd=work, snakefile=work / "Snakefile")
+    assert res.returncode == 0, res.stderr[-3000:]
+    out = res.stdout + res.stderr
+    assert "localrules directive specifies rules that are not present" not in out
+    jobs = re.findall(r"^(?:local)?rule (\w+):\n((?:    .*\n)+)", out, flags=re.M)
+    seen = set()
+    for rule, body in jobs:
+        wildcards = dict(re.findall(r"(\w+)=([^,\s]+)", re.search(r"wildcards: (.*)", body).group(1))) if (
+            "wildcards:" in body) else {}
+        resources = dict(re.findall(r"(\w+)=([^,\s]+)", re.search(r"resources: (.*)", body).group(1)))
+        if rule in ("bioseq_train", "bioseq_predict", "bioseq_embed"):
+            neural = wildcards["model"] == "cnn-lstm"
+            assert resources.get("gpu") == ("1" if neural else "0"), (rule, wildcards, resources)
+            seen.add((rule, neural))
+        if rule == "bioseq_train" and wildcards["model"] == "cnn-lstm":
+            assert resources["runtime"] == str(math.ceil(cfg["models"]["cnn-lstm"]["max_time"]) + 15)
+    assert len(seen) == 6, seen

@@ -97,6 +97,7 @@ def test_default_config_plans_every_dataset_model_and_shard(tmp_path: Path) -> N
         "embed": 8,
         "merge_caches": 4,
         "evaluate": 4,
+        "compare": 1,
     }
     jobs = parse_jobs(res.stdout)
     preds = {j["output"] for j in jobs if j["rule"] == "gather_predictions"}
@@ -233,26 +234,37 @@ def test_plugin_arch_is_accepted_through_extra_archs(workdir: Path) -> None:
 
 
 def test_slurm_profile_dry_run_declares_resources(tmp_path: Path) -> None:
+    """The rules declare what each job needs (the profile keys nothing by rule name): a GPU only for the
+    jobs that run a neural model with device cuda, never for kmer-linear; train runtime from max_time."""
     profile = REPO / "workflows" / "profiles" / "slurm"
-    res = snakemake("-n", "--profile", str(profile), "--config", f"basedir={REPO}", cwd=tmp_path)
-    assert res.returncode == 0, res.stderr + res.stdout
-    jobs = parse_jobs(res.stdout)
-    by_rule: dict[str, list[dict]] = {}
-    for job in jobs:
-        by_rule.setdefault(job["rule"], []).append(job)
-    assert len(by_rule["train"]) == 4 and len(by_rule["predict"]) == 8
-    for job in by_rule["train"]:
-        res_ = job["resources"]
-        assert res_["gres"] == "gpu:1" and res_["slurm_partition"] == "gpu"
-        assert int(res_["mem_mb"]) == 16000 and int(res_["cpus_per_task"]) == 8
-        assert int(res_["runtime"]) > 0
-    for job in by_rule["evaluate"]:
-        assert job["resources"]["slurm_partition"] == "cpu" and "gres" not in job["resources"]
-        assert int(job["resources"]["mem_mb"]) == 4000
-    for job in by_rule["shard"] + by_rule["gather_predictions"] + by_rule["merge_caches"]:
-        assert int(job["resources"]["mem_mb"]) <= 2000 and "gres" not in job["resources"]
-    # every job logs to logs/
-    assert all(j["log"].startswith("logs/") for j in jobs if j["rule"] != "all")
+    assert "set-resources" not in (profile / "config.yaml").read_text()
+    for device in ("auto", "cuda"):
+        res = snakemake("-n", "--profile", str(profile), "--config", f"basedir={REPO}", f"device={device}",
+                        cwd=tmp_path)
+        assert res.returncode == 0, res.stderr + res.stdout
+        jobs = parse_jobs(res.stdout)
+        by_rule: dict[str, list[dict]] = {}
+        for job in jobs:
+            by_rule.setdefault(job["rule"], []).append(job)
+        assert len(by_rule["train"]) == 4 and len(by_rule["predict"]) == 8
+        for job in by_rule["train"] + by_rule["predict"] + by_rule["embed"]:
+            res_, neural = job["resources"], "model=auto" in job["wildcards"]
+            assert res_["gpu"] == ("1" if neural and device == "cuda" else "0"), job
+            assert "gres" not in res_ and "slurm_partition" not in res_  # partitions.yaml chooses
+        for job in by_rule["train"]:
+            res_ = job["resources"]
+            assert int(res_["mem_mb"]) == 8000
+            # auto: max_time 1.5 min, rounded up, + 15; kmer-linear (no max_time): 1 hour
+            assert res_["runtime"] == ("17" if "model=auto" in job["wildcards"] else "60")
+        for job in by_rule["evaluate"]:
+            assert "gpu" not in job["resources"] and int(job["resources"]["mem_mb"]) == 2000
+        for job in by_rule["shard"] + by_rule["gather_predictions"] + by_rule["merge_caches"]:
+            assert int(job["resources"]["mem_mb"]) <= 2000 and "gpu" not in job["resources"]
+        # every job logs to logs/
+        assert all(j["log"].startswith("logs/") for j in jobs if j["rule"] != "all")
+    slurm = (profile / "config.yaml").read_text()
+    # the executor plugin refuses --gres in slurm_extra: the profile must not offer it
+    assert "slurm_extra: \"'--gres" not in slurm and (profile / "partitions.yaml").is_file()
 
 
 def test_local_profile_dry_run(tmp_path: Path) -> None:

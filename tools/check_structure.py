@@ -108,7 +108,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("bundle",),
     ("predict", "embed", "evaluate", "genomics", "interpret"),
     ("training",),
-    ("api",),
+    ("api", "workflow"),
     ("estimators",),  # scikit-learn estimators: train through api
     ("cli",),
     ("__main__",),

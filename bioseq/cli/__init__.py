@@ -25,6 +25,7 @@ COMMANDS = [
     "train",
     "predict",
     "evaluate",
+    "compare",
     "embed",
     "cache",
     "fit_head",
@@ -35,6 +36,7 @@ COMMANDS = [
     "variant_effect",
     "explain",
     "motifs",
+    "workflow",
 ]
 
 

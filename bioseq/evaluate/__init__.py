@@ -9,7 +9,8 @@
   :func:`load_eval_data` / :func:`evaluate_data`; :func:`metrics_from_labels`
   (the report from label names).
 * :mod:`~bioseq.evaluate.tables`: :func:`metrics_table_markdown`,
-  :func:`compare_table_markdown`, :func:`write_metrics_tsv` -- tables for reports.
+  :func:`compare_table_markdown`, :func:`write_metrics_tsv`, :func:`write_comparison` -- tables for
+  reports.
 * :mod:`~bioseq.evaluate.plots`: :func:`plot_all` -- confusion matrix, ROC, PR
   and learning-curve figures.
 
@@ -33,6 +34,7 @@ _LAZY = {
     "metrics_table_markdown": "bioseq.evaluate.tables",
     "compare_table_markdown": "bioseq.evaluate.tables",
     "write_metrics_tsv": "bioseq.evaluate.tables",
+    "write_comparison": "bioseq.evaluate.tables",
     "plot_all": "bioseq.evaluate.plots",
     "plot_confusion_matrix": "bioseq.evaluate.plots",
     "plot_roc": "bioseq.evaluate.plots",

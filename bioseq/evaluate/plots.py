@@ -306,15 +306,19 @@ def learning_curves_figure(history: Sequence[Mapping[str, Any]]) -> Figure:
     """Loss panel (train and valid loss per epoch) and metric panel (every ``valid_<metric>``).
 
     The dashed vertical line marks the epoch whose weights were kept: the last
-    one the trainer flagged ``best`` (older logs without flags: the lowest
-    validation loss). No rows give a one-panel figure that says so.
+    one the trainer flagged ``best`` -- the best validation selection metric
+    (MCC by default), not necessarily the lowest validation loss; older logs
+    without flags: the lowest validation loss. The legend says which.
+
+    No rows, or a single one (a model fitted once in closed form, such as
+    kmer-linear, or one epoch), give a one-panel figure that says why there is
+    no curve, with that one row's validation numbers: one point is no curve.
     """
-    if not history:
-        # A model fitted in closed form (kmer-linear) logs no epoch; the report
-        # still expects the file, so say so in the figure instead of failing.
+    if len(history) <= 1:
+        # The report still expects the file, so say so in the figure instead of failing.
         fig = Figure(figsize=(6, 3), layout="constrained")
-        _empty_message(fig.subplots(), "no training epoch logged\n(e.g. a model fitted in closed form)")
-        fig.suptitle("Learning curves")
+        _empty_message(fig.subplots(), _no_curve_message(history))
+        fig.suptitle("Learning curves: none (one fit)" if history else "Learning curves")
         return fig
     epochs = _series(history, "epoch")
     fig = Figure(figsize=(11, 4.2), layout="constrained")
@@ -326,15 +330,31 @@ def learning_curves_figure(history: Sequence[Mapping[str, Any]]) -> Figure:
         _draw_series(ax_metric, epochs, metrics, "Validation metric", "no validation metric logged"),
     ]
     best = _kept_epoch(history)
+    flagged = any(rec.get("best") for rec in history)
+    why = "flagged best by the trainer" if flagged else "lowest validation loss"
     for ax, has_lines in zip((ax_loss, ax_metric), drawn, strict=True):
         if best is not None:
-            ax.axvline(epochs[best], ls="--", lw=1, color="grey", label=f"kept: epoch {epochs[best]:g}")
+            ax.axvline(epochs[best], ls="--", lw=1, color="grey", label=f"kept: epoch {epochs[best]:g} ({why})")
         if has_lines:
             ax.legend(fontsize=8)
     ax_loss.set_title("Loss")
     ax_metric.set_title("Validation metrics")
     fig.suptitle(f"Learning curves ({len(history)} epochs)")
     return fig
+
+
+def _no_curve_message(history: Sequence[Mapping[str, Any]]) -> str:
+    """Why a history gives no learning curve, and its one row's validation numbers."""
+    if not history:
+        return "no training epoch logged\n(e.g. a model fitted in closed form)"
+    row = history[0]
+    numbers = [
+        f"{key.removeprefix('valid_')} {row[key]:.4g}"
+        for key in ("valid_loss", *_metric_keys(history))
+        if isinstance(row.get(key), (int, float)) and not isinstance(row.get(key), bool)
+    ][:4]
+    text = "fitted once (a closed-form model such as kmer-linear, or one epoch):\none point is no learning curve"
+    return text + ("\n\nvalidation: " + ", ".join(numbers) if numbers else "")
 
 
 def _kept_epoch(history: Sequence[Mapping[str, Any]]) -> int | None:

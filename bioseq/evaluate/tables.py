@@ -7,7 +7,7 @@ Markdown and ``NA`` in TSV.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from bioseq.io.formats import PathLike
@@ -76,15 +76,21 @@ def metrics_table_markdown(metrics: Mapping[str, Any], digits: int = 4) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _compare_columns(runs: Iterable[Mapping[str, Any]]) -> list[str]:
+    """The union of the runs' headline metrics, in first-seen order."""
+    columns: list[str] = []
+    for m in runs:
+        columns += [k for k in HEADLINE[m["task"]] if k not in columns]
+    return columns
+
+
 def compare_table_markdown(runs: Mapping[str, Mapping[str, Any]], digits: int = 4) -> str:
     """One Markdown row per run (``{name: metrics}``), headline metrics as columns.
 
     Columns are the union of the runs' headline metrics, in first-seen order;
     a metric a run's task lacks shows ``n/a``.
     """
-    columns: list[str] = []
-    for m in runs.values():
-        columns += [k for k in HEADLINE[m["task"]] if k not in columns]
+    columns = _compare_columns(runs.values())
     lines = [
         _md_row(["run", "task", "n", *columns]),
         _md_row(["---", "---", "---:", *["---:"] * len(columns)]),
@@ -92,6 +98,57 @@ def compare_table_markdown(runs: Mapping[str, Mapping[str, Any]], digits: int = 
     for name, m in runs.items():
         lines.append(_md_row([name, m["task"], m["n"], *(_fmt(m.get(k), digits) for k in columns)]))
     return "\n".join(lines) + "\n"
+
+
+def compare_rows(
+    runs: Sequence[tuple[Sequence[str], Mapping[str, Any]]], digits: int = 4
+) -> tuple[list[str], list[list[str]]]:
+    """``(metric columns, rows)`` of a comparison: per run (``(name parts, metrics)``) its name parts,
+    task, n and headline metrics (``NA`` where its task lacks one or it is undefined)."""
+    columns = _compare_columns(m for _, m in runs)
+    rows = [
+        [*names, m["task"], str(m["n"]), *("NA" if m.get(k) is None else _fmt(m.get(k), digits) for k in columns)]
+        for names, m in runs
+    ]
+    return columns, rows
+
+
+def write_comparison(
+    runs: Sequence[tuple[str, PathLike]], path: PathLike, name_columns: Sequence[str] = ("run",), digits: int = 4
+) -> int:
+    """Compare metrics files (``bioseq evaluate -o``) in one TSV table, one row per run; return the rows.
+
+    Each run is ``(name, metrics.json)``; the name is split on ``/`` into ``name_columns``
+    (e.g. ``splice/cnn/test`` into dataset, model, input). Written atomically.
+
+    Raises:
+        InputFormatError: a metrics file is unreadable or not a metrics JSON.
+        ConfigError: a name has another number of parts than ``name_columns``.
+    """
+    import json
+
+    from bioseq.errors import ConfigError, InputFormatError
+    from bioseq.io.atomic import atomic_open
+
+    loaded = []
+    for name, file in runs:
+        parts = name.split("/")
+        if len(parts) != len(name_columns):
+            raise ConfigError(f"run name {name!r}: expected {len(name_columns)} '/'-separated parts "
+                              f"({', '.join(name_columns)})")
+        try:
+            with open(file, encoding="utf-8") as fh:
+                metrics = json.load(fh)
+        except (OSError, json.JSONDecodeError) as exc:
+            raise InputFormatError(f"cannot read metrics: {exc}", path=file) from None
+        if not isinstance(metrics, dict) or metrics.get("task") not in HEADLINE or "n" not in metrics:
+            raise InputFormatError("not a metrics file of 'bioseq evaluate' (no task/n)", path=file)
+        loaded.append((parts, metrics))
+    columns, rows = compare_rows(loaded, digits)
+    with atomic_open(path, "w", encoding="utf-8", newline="") as fh:
+        fh.write("\t".join([*name_columns, "task", "n", *columns]) + "\n")
+        fh.writelines("\t".join(row) + "\n" for row in rows)
+    return len(rows)
 
 
 def metrics_rows(metrics: Mapping[str, Any]) -> list[tuple[str, str, Any]]:

@@ -18,12 +18,16 @@ rule embed:
     params:
         dtype=config["cache_dtype"],
         batch_size=config["batch_size"],
+        device=config["device"],
     threads: config["threads"]
     resources:
         mem_mb=4000,
         runtime=120,
+        gpu=job_gpus,
+    conda:
+        CONDA_ENV
     shell:
-        "bioseq embed {input.model:q} {input.shard:q} --cache {output:q}"
+        "bioseq embed {input.model:q} {input.shard:q} --cache {output:q} --device {params.device}"
         " --dtype {params.dtype} --batch-size {params.batch_size} --threads {threads} --no-progress --allow-empty"
         " > {log:q} 2>&1"
 
@@ -35,8 +39,11 @@ rule merge_caches:
         out("embeddings/{dataset}.{model}.h5"),
     log:
         "logs/merge_caches/{dataset}.{model}.log",
+    localrule: True
     resources:
         mem_mb=2000,
         runtime=60,
+    conda:
+        CONDA_ENV
     shell:
         "bioseq cache merge {output:q} {input:q} > {log:q} 2>&1"

@@ -15,16 +15,28 @@ from pathlib import Path
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
+if "datasets" not in config:
+    raise WorkflowError(
+        "the bioseq workflow has no config: give --configfile (see `bioseq workflow init DIR` for a starter), "
+        "or pass `config:` when importing it as a module"
+    )
 validate(config, schema="../schemas/config.schema.yaml")
 
 # Built-in architectures; plugins add theirs through the `bioseq.models` entry points.
 BUILTIN_ARCHS = ("cnn-lstm", "transformer", "kmer-linear")
+# Architectures fitted once in closed form (no epochs, no GPU): everything else is a neural net.
+FITTED_ARCHS = ("kmer-linear",)
 # `arch: auto` is a training mode (`bioseq train --arch auto`), not a registry architecture.
 AUTO = "auto"
+# The report category of the comparison table (a dataset name cannot hold a space).
+COMPARISON_CATEGORY = "Model comparison"
 # The plots `bioseq evaluate --plots DIR` writes (one caption each in workflows/report/).
 PLOTS = ("learning_curves", "confusion_matrix", "roc", "pr")
 
 OUT = config["outdir"].rstrip("/")
+# The software environment of every rule with `--software-deployment-method conda`
+# (relative to the rule files).
+CONDA_ENV = "../envs/bioseq.yaml"
 
 
 # Each prediction input is split into this many shards (`--set-scatter split=N` overrides).
@@ -160,9 +172,23 @@ def cache_path(dataset, model):
     return f"{OUT}/embeddings/{dataset}.{model}.h5"
 
 
+def comparison_path():
+    return f"{OUT}/evaluation/model_comparison.tsv"
+
+
+def comparison_runs():
+    """`(dataset/model/input, metrics.json)` of every evaluation, in config order."""
+    return [
+        (f"{ds}/{model}/{name}", f"{evaluation_dir(ds, model, name)}/metrics.json")
+        for ds in config["datasets"]
+        for model in dataset_models(ds)
+        for name in labelled_inputs(ds)
+    ]
+
+
 def all_outputs():
-    """Every final file: models, prediction tables, metrics, plots and merged caches."""
-    files = []
+    """Every final file: models, prediction tables, metrics, plots, the comparison table and merged caches."""
+    files = [comparison_path()] if comparison_runs() else []
     for ds in config["datasets"]:
         for model in dataset_models(ds):
             files.append(model_path(ds, model))
@@ -209,10 +235,28 @@ def train_args(wildcards, input):
     return " ".join(shlex.quote(str(a)) for a in args)
 
 
+def is_neural(model_name):
+    """Whether a model runs a neural net: any architecture but kmer-linear; `auto` when one of its
+    candidates (default kmer-linear, cnn-lstm, transformer) is one."""
+    model = config["models"][model_name]
+    archs = model.get("candidates", ["cnn-lstm"]) if model["arch"] == AUTO else [model["arch"]]
+    return any(arch not in FITTED_ARCHS for arch in archs)
+
+
+def job_gpus(wildcards):
+    """GPUs a train/predict/embed job asks the scheduler for (the `gpu` resource): one when it runs a
+    neural model and `device` is `cuda`; none for kmer-linear or with `device: cpu` or `auto` (auto:
+    the job uses a GPU when its node has one, without asking for it)."""
+    return 1 if config["device"] == "cuda" and is_neural(wildcards.model) else 0
+
+
 def train_runtime(wildcards):
-    """Job runtime in minutes: the time budget plus a margin for setup and saving."""
+    """Job runtime in minutes: the model's `max_time` plus 15 minutes for loading, scoring and saving;
+    1 hour for a closed-form fit (kmer-linear), 24 hours for a neural net without `max_time`."""
     max_time = config["models"][wildcards.model].get("max_time")
-    return 24 * 60 if max_time is None else math.ceil(max_time) + 15
+    if max_time is not None:
+        return math.ceil(max_time) + 15
+    return 24 * 60 if is_neural(wildcards.model) else 60
 
 
 def predict_input(wildcards):

@@ -16,9 +16,12 @@ rule shard:
         scatter.split(out("shards/{{dataset}}/{{input}}/{scatteritem}.fa")),
     log:
         "logs/shard/{dataset}.{input}.log",
+    localrule: True
     resources:
         mem_mb=1000,
         runtime=30,
+    conda:
+        CONDA_ENV
     shell:
         "bioseq shard {input:q} -o {output:q} > {log:q} 2>&1"
 
@@ -38,6 +41,9 @@ rule predict:
     resources:
         mem_mb=4000,
         runtime=120,
+        gpu=job_gpus,
+    conda:
+        CONDA_ENV
     shell:
         "bioseq predict {input.model:q} {input.shard:q} -o {output:q}"
         " --batch-size {params.batch_size} --device {params.device} --threads {threads} --allow-empty"
@@ -51,8 +57,11 @@ rule gather_predictions:
         out("predictions/{dataset}.{model}.{input}.tsv"),
     log:
         "logs/gather_predictions/{dataset}.{model}.{input}.log",
+    localrule: True
     resources:
         mem_mb=1000,
         runtime=30,
+    conda:
+        CONDA_ENV
     shell:
         "bioseq gather {input:q} -o {output:q} > {log:q} 2>&1"
