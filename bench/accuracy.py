@@ -18,7 +18,8 @@ The deeploc2_singlelabel set (7 MB) is not bundled; it is used when
 the same run: character 1-6-grams (1-3 for proteins) through
 ``HashingVectorizer`` (2**20 columns), ``TfidfTransformer`` and
 ``LogisticRegression``, its C chosen like kmer-linear's (lowest validation log
-loss on kmer-linear's default grid, fitted on the training split). kmer-linear
+loss on kmer-linear's default grid, fitted on the training split, with the
+same class weights as the trainer: ``--class-weight``, balanced by default). kmer-linear
 and the pipeline are deterministic: they run once (seed 0) whatever ``--seeds``.
 
     python bench/accuracy.py --archs kmer-linear tfidf-pipeline --datasets ienhancer2l_enhancer \
@@ -112,7 +113,7 @@ def read_split(path: Path) -> tuple[list[str], list[str]]:
     return [i.seq for i in items], [i.labels[0] for i in items]
 
 
-def run_pipeline(name: str) -> dict:
+def run_pipeline(name: str, class_weight: str | None = "balanced") -> dict:
     """The scikit-learn TF-IDF reference: hashed char n-grams, TF-IDF, logistic regression,
     C = lowest validation log loss on kmer-linear's default grid, ascending, stopping once
     the loss rises (fitted on train only), as kmer-linear does."""
@@ -138,7 +139,7 @@ def run_pipeline(name: str) -> dict:
     for c in KmerLinearClassifier.default_hparams("protein" if top == 3 else "dna")["C_grid"]:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            lr = LogisticRegression(C=c, max_iter=2000).fit(x_train, y_train)
+            lr = LogisticRegression(C=c, max_iter=2000, class_weight=class_weight).fit(x_train, y_train)
         loss = log_loss(y_valid, lr.predict_proba(x_valid), labels=lr.classes_)
         if best is not None and loss >= best[0]:
             break  # the same early stop as kmer-linear's path
@@ -149,11 +150,13 @@ def run_pipeline(name: str) -> dict:
     return result
 
 
-def run_one(name: str, arch: str, seed: int, budget: float, threads: int, workdir: Path) -> dict:
+def run_one(
+    name: str, arch: str, seed: int, budget: float, threads: int, workdir: Path, class_weight: str | None
+) -> dict:
     import bioseq
 
     if arch == PIPELINE:
-        return run_pipeline(name)
+        return run_pipeline(name, class_weight)
 
     d = dataset_dir(name)
     t0 = time.perf_counter()
@@ -164,6 +167,7 @@ def run_one(name: str, arch: str, seed: int, budget: float, threads: int, workdi
         seed=seed,
         max_time=budget,
         threads=threads,
+        class_weight=class_weight,
         output=workdir / f"{name}-{arch}-{seed}.safetensors",
     )
     train_s = time.perf_counter() - t0
@@ -222,14 +226,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--budget", type=float, default=3.0, help="training budget per run, minutes")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--json", type=Path, help="also write every run and the summary here")
+    parser.add_argument("--class-weight", default="balanced", choices=["balanced", "none"],
+                        help="class weights of every model, the pipeline included (default: the trainer's)")
     args = parser.parse_args(argv)
+    class_weight = None if args.class_weight == "none" else args.class_weight
 
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for name in args.datasets:
             for arch in args.archs:
                 for seed in range(1 if arch in DETERMINISTIC else args.seeds):
-                    r = run_one(name, arch, seed, args.budget, args.threads, Path(tmp))
+                    r = run_one(name, arch, seed, args.budget, args.threads, Path(tmp), class_weight)
                     rows.append(r)
                     chosen = f", C={r['C']:g}" if r.get("C") is not None else ""
                     print(
@@ -241,7 +248,8 @@ def main(argv: list[str] | None = None) -> int:
     print_table(summary)
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps({"runs": rows, "summary": summary, "budget_min": args.budget}, indent=1))
+        record = {"runs": rows, "summary": summary, "budget_min": args.budget, "class_weight": class_weight}
+        args.json.write_text(json.dumps(record, indent=1))
     return 0
 
 
