@@ -100,7 +100,11 @@ def test_kmer_linear_through_train(tmp_path):
     assert rec["valid_loss"] is not None and "valid_mcc" in rec
     assert m.metadata["metrics"]["accuracy"] > 0.6  # the motif gives 7-mers the spectrum sees
     assert m.hparams["class_weight"] == "balanced"
-    assert bioseq.load(tmp_path / "m.safetensors").kind == "sklearn"
+    # the validation split chose C (kmer-linear's fit takes valid=) and the path is in the bundle
+    assert m.net.selection is not None and m.net.selection.C in m.hparams["C_grid"]
+    loaded = bioseq.load(tmp_path / "m.safetensors")
+    assert loaded.kind == "sklearn"
+    assert loaded.state_arrays()["C_selected"].tolist() == [m.net.selection.C]
 
 
 # ----------------------------------------------------------------------------- reproducibility, resume, time

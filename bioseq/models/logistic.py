@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
+import scipy.sparse as sp
 
 from bioseq.errors import BundleError, LabelError
 from bioseq.tasks import probabilities
@@ -51,6 +52,8 @@ class Logistic:
         = x @ (W / scale).T - (W / scale) @ mean``, which saves two passes over x.
         """
         coef = self.coef / self.scale
+        if sp.issparse(x):  # sparse rows (kmer-linear): each row's dot products in its own column order
+            return np.asarray(x.tocsr().astype(np.float64) @ coef.T) + (self.intercept - coef @ self.mean)
         return np.asarray(x, dtype=np.float64) @ coef.T + (self.intercept - coef @ self.mean)
 
     def predict_proba(self, x: np.ndarray, multilabel: bool = False) -> np.ndarray:
@@ -95,21 +98,28 @@ def fit_logistic(
         y: int class ids (n,) in ``[0, n_classes)``, every class present; or, with
             ``multilabel``, multi-hot (n, n_classes) (a label that is always or
             never present gets its clipped prior as intercept).
+        x: a dense array, or a scipy.sparse matrix (then ``standardize`` must be
+            False: centring would make it dense).
         standardize: scale features by the training mean and standard deviation
             (constant features keep scale 1); else mean 0 and scale 1.
         C, max_iter, tol, class_weight: passed to ``LogisticRegression``.
     """
     from sklearn.linear_model import LogisticRegression
 
-    x = np.asarray(x, dtype=np.float64)
+    if sp.issparse(x):
+        if standardize:
+            raise ValueError("sparse features cannot be standardised (centring makes them dense)")
+        x = sp.csr_matrix(x, dtype=np.float64)
+    else:
+        x = np.asarray(x, dtype=np.float64)
     y = np.asarray(y)
-    if len(x) != len(y):
-        raise LabelError(f"{len(x)} feature rows but {len(y)} targets")
+    if x.shape[0] != len(y):
+        raise LabelError(f"{x.shape[0]} feature rows but {len(y)} targets")
     mean, scale = np.zeros(x.shape[1]), np.ones(x.shape[1])
     if standardize:
         mean, std = x.mean(axis=0), x.std(axis=0)
         scale = np.where(std > 1e-12, std, 1.0)
-    x = (x - mean) / scale
+        x = (x - mean) / scale
 
     def fit(target: np.ndarray) -> LogisticRegression:
         lr = LogisticRegression(C=float(C), max_iter=int(max_iter), tol=float(tol), class_weight=class_weight)
@@ -155,3 +165,59 @@ def _fit_softmax(fit, y: np.ndarray, n_classes: int, coef: np.ndarray, intercept
         coef[1], intercept[1] = lr.coef_[0], lr.intercept_[0]
     else:
         coef[lr.classes_], intercept[lr.classes_] = lr.coef_, lr.intercept_
+
+
+def log_loss(probs: np.ndarray, y: np.ndarray, multilabel: bool = False) -> float:
+    """Mean cross-entropy of probabilities ``probs`` (n, C) against class ids (n,) or
+    multi-hot ``y`` (n, C) (multilabel: the mean binary cross-entropy over labels)."""
+    p = np.clip(np.asarray(probs, dtype=np.float64), 1e-12, 1.0)
+    y = np.asarray(y)
+    if multilabel:
+        q = np.clip(1.0 - np.asarray(probs, dtype=np.float64), 1e-12, 1.0)
+        return float(-np.mean(y * np.log(p) + (1 - y) * np.log(q)))
+    return float(-np.mean(np.log(p[np.arange(len(y)), y.astype(np.int64).ravel()])))
+
+
+@dataclass(frozen=True)
+class Selection:
+    """The regularisation path: ``grid`` (ascending C), ``valid_loss`` per C (NaN where the
+    path stopped early), the chosen ``C`` and its fitted model."""
+
+    grid: np.ndarray
+    valid_loss: np.ndarray
+    C: float
+    model: Logistic
+
+
+def select_logistic(
+    x: np.ndarray | sp.spmatrix,
+    y: np.ndarray,
+    x_valid: np.ndarray | sp.spmatrix,
+    y_valid: np.ndarray,
+    n_classes: int,
+    grid: list[float],
+    *,
+    multilabel: bool = False,
+    patience: int = 1,
+    **fit_kwargs,
+) -> Selection:
+    """Fit :func:`fit_logistic` on ``x`` for each C of ``grid`` (ascending) and keep the one of
+    lowest validation log loss; stop once ``patience`` successive C have not improved on the best.
+
+    The validation loss of L2 logistic regression is in practice unimodal in C, so the early
+    stop skips the slowest fits (weak regularisation needs the most iterations).
+    ``fit_kwargs`` go to :func:`fit_logistic` (``standardize``, ``max_iter``, ``tol``, ``class_weight``).
+    """
+    grid_arr = np.sort(np.asarray(grid, dtype=np.float64))
+    losses = np.full(len(grid_arr), np.nan)
+    best: tuple[float, int, Logistic] | None = None
+    for i, c in enumerate(grid_arr):
+        model = fit_logistic(x, y, n_classes, multilabel=multilabel, C=float(c), **fit_kwargs)
+        losses[i] = log_loss(model.predict_proba(x_valid, multilabel=multilabel), y_valid, multilabel)
+        if best is None or losses[i] < best[0]:
+            best = (float(losses[i]), i, model)
+        elif i - best[1] >= patience:
+            break
+    if best is None:
+        raise ValueError("select_logistic needs at least one C in its grid")
+    return Selection(grid_arr, losses, float(grid_arr[best[1]]), best[2])

@@ -12,8 +12,10 @@ An architecture class provides (see docs/ARCHITECTURE.md):
 * ``default_hparams(alphabet) -> dict``: JSON-serialisable, includes ``max_tokens``;
 * torch kind: ``build(vocab_size, n_classes, hparams, tokenizer=None) -> nn.Module``
   with ``features(ids, mask)``, ``forward(ids, mask)`` and ``embedding_dim``;
-* sklearn kind: ``cls(tokenizer, n_classes, hparams, task)`` with ``fit``,
-  ``predict_proba``, ``features``, ``embedding_dim``, ``state_dict``, ``load_state_dict``.
+* sklearn kind: ``cls(tokenizer, n_classes, hparams, task)`` with ``fit(seqs, y)``
+  (optionally ``valid=(seqs, y)``: the trainer passes its validation split when
+  ``fit`` takes it), ``predict_proba``, ``features``, ``embedding_dim``,
+  ``state_dict``, ``load_state_dict``.
 
 :func:`check_model` is the scikit-learn-style conformance suite a plugin author
 runs in their own tests (``check_model(MyNet)``).
@@ -177,7 +179,8 @@ def check_model(arch: Any, alphabet: str = "dna", n_classes: int = 3, seed: int 
     (B, embedding_dim), finite values, and *padding invariance* (a sequence's
     logits alone equal its logits beside a longer one, eval mode, atol 1e-5).
     sklearn kind: fit/predict_proba shapes, rows summing to one, features shape,
-    and an exact ``state_dict`` round trip of arrays only.
+    an exact ``state_dict`` round trip of arrays only, and, when ``fit`` takes
+    ``valid``, a fit given validation data.
     """
     validate_arch(getattr(arch, "name", "?"), arch)
     from bioseq.tokenize.kmer import KmerTokenizer
@@ -268,3 +271,8 @@ def _check_sklearn(
     fresh.load_state_dict(state)
     if not np.array_equal(fresh.predict_proba(seqs), probs):
         _fail(arch, "state_dict round trip changes the probabilities")
+    if "valid" in inspect.signature(arch.fit).parameters:
+        half = len(seqs) // 2
+        tuned = arch(tokenizer, n_classes, hparams, "multiclass").fit(seqs, y, valid=(seqs[:half], y[:half]))
+        if tuned.predict_proba(seqs).shape != (len(seqs), n_classes):
+            _fail(arch, "a fit given valid=(seqs, y) predicts the wrong shape")

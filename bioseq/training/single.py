@@ -25,6 +25,7 @@ format.
 
 from __future__ import annotations
 
+import inspect
 import json
 import logging
 import time
@@ -270,7 +271,10 @@ def _fit_torch_model(
 
 def _fit_sklearn(model: Classifier, data: LabelledData, sel: str, log_path: Any, t_begin: float) -> FitResult:
     """Fit the kmer-linear baseline once; one history entry with the same keys as a torch epoch."""
-    model.net.fit(data.train.seqs, data.y_train)
+    # The validation split chooses the estimator's regularisation when its fit takes ``valid``.
+    takes_valid = "valid" in inspect.signature(model.net.fit).parameters
+    valid = {"valid": (data.valid.seqs, data.y_valid)} if takes_valid else {}
+    model.net.fit(data.train.seqs, data.y_train, **valid)
     train_probs = model.predict_proba_sequences(data.train.seqs, ids=data.train.ids)
     probs = model.predict_proba_sequences(data.valid.seqs, ids=data.valid.ids)
     thresholds = None if model.thresholds is None else np.asarray(model.thresholds)

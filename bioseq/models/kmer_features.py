@@ -1,0 +1,136 @@
+"""Multi-k k-mer count features, hashed where a vocabulary is large, TF-IDF weighted (for ``kmer-linear``).
+
+Layout: one block of columns per k (``k_min .. k_max``), in order of k. A block
+is ``[UNK, one column per k-mer id]``, or ``[UNK, buckets columns]`` when the
+k-mer vocabulary is larger than ``buckets``: then the k-mer id goes through
+:func:`hash_ids`, a fixed 64-bit mixer (never Python's salted ``hash``), so the
+columns are the same in every process and are fully determined by the
+tokenizer's config and ``buckets``.
+
+Counting is vectorised: the repository's :class:`KmerTokenizer` encodes a chunk
+of sequences per k, each token becomes a key ``row * dim + column``, and one
+``np.unique`` counts them into a CSR matrix. Chunks hold sequences of similar
+length (sorted by length) and at most :data:`_CHUNK_ELEMENTS` padded tokens, so
+memory stays bounded for long sequences.
+
+Weighting (:func:`tfidf`): term frequency (raw count or ``1 + ln(count)``)
+times the inverse document frequency fitted on the training set, then each row
+scaled to unit L2 norm. Every value of a row depends on that row and the idf
+only, never on the other rows of the batch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+
+import numpy as np
+import scipy.sparse as sp
+
+from bioseq.tokenize import N_SPECIAL
+from bioseq.tokenize.kmer import UNK, KmerTokenizer
+
+TF_MODES = ("raw", "log")
+# Padded tokens (rows x width) encoded at a time: ~8 MiB of int32 per k.
+_CHUNK_ELEMENTS = 1 << 21
+_CHUNK_ROWS = 4096
+
+_MIX1 = np.uint64(0xBF58476D1CE4E5B9)
+_MIX2 = np.uint64(0x94D049BB133111EB)
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+
+
+def hash_ids(ids: np.ndarray, buckets: int) -> np.ndarray:
+    """Bucket ``[0, buckets)`` of each k-mer id: the SplitMix64 finaliser of ``id + golden``, mod ``buckets``.
+
+    Pure uint64 arithmetic (wrapping multiplication): the same on every machine and process.
+    """
+    x = np.asarray(ids).astype(np.uint64) + _GOLDEN
+    x = (x ^ (x >> np.uint64(30))) * _MIX1
+    x = (x ^ (x >> np.uint64(27))) * _MIX2
+    x ^= x >> np.uint64(31)
+    return (x % np.uint64(buckets)).astype(np.int64)
+
+
+class KmerSpace:
+    """The column layout of k-mers ``k_min .. tokenizer.k`` (see the module docstring).
+
+    Args:
+        tokenizer: the model's ``KmerTokenizer``: its ``k`` is the largest k; its alphabet,
+            stride, canonical and unknown settings apply to every k.
+        k_min: the smallest k (``1 <= k_min <= tokenizer.k``).
+        buckets: a k whose vocabulary has more k-mers than this is hashed into this many columns.
+    """
+
+    def __init__(self, tokenizer: KmerTokenizer, k_min: int, buckets: int):
+        self.tokenizers = [
+            KmerTokenizer(
+                k=k, alphabet=tokenizer.alphabet, stride=tokenizer.stride, canonical=tokenizer.canonical,
+                unknown=tokenizer.unknown, short="empty",
+            )
+            for k in range(k_min, tokenizer.k + 1)
+        ]
+        n_kmers = [tok.vocab_size - N_SPECIAL for tok in self.tokenizers]
+        self.hashed = [n > buckets for n in n_kmers]
+        self.buckets = int(buckets)
+        widths = [1 + (buckets if h else n) for n, h in zip(n_kmers, self.hashed, strict=True)]
+        self.offsets = np.concatenate([[0], np.cumsum(widths)]).astype(np.int64)
+        self.dim = int(self.offsets[-1])
+
+    def counts(self, seqs: Sequence[str]) -> sp.csr_matrix:
+        """k-mer counts (n, dim) float64 CSR, sorted column indices, rows in input order."""
+        seqs = list(seqs)
+        lens = np.fromiter(map(len, seqs), dtype=np.int64, count=len(seqs))
+        order = np.argsort(lens, kind="stable")
+        parts = [self._count_chunk([seqs[i] for i in idx]) for idx in _length_chunks(order, lens)]
+        if not parts:
+            return sp.csr_matrix((0, self.dim), dtype=np.float64)
+        stacked = sp.vstack(parts, format="csr")
+        inverse = np.empty_like(order)
+        inverse[order] = np.arange(len(order))
+        return stacked[inverse]
+
+    def _count_chunk(self, seqs: list[str]) -> sp.csr_matrix:
+        n = len(seqs)
+        keys = []
+        for tok, hashed, offset in zip(self.tokenizers, self.hashed, self.offsets[:-1], strict=True):
+            tokens, _ = tok.encode_batch(seqs)
+            tokens = np.asarray(tokens, dtype=np.int64)
+            rows = np.broadcast_to(np.arange(n, dtype=np.int64)[:, None], tokens.shape)
+            valid = tokens != 0  # PAD
+            ids, rows = tokens[valid], rows[valid]
+            kmer = ids - N_SPECIAL
+            cols = np.where(ids == UNK, 0, 1 + (hash_ids(kmer, self.buckets) if hashed else kmer))
+            keys.append(rows * self.dim + offset + cols)
+        uniq, counts = np.unique(np.concatenate(keys), return_counts=True)
+        rows, cols = np.divmod(uniq, self.dim)
+        indptr = np.concatenate([[0], np.cumsum(np.bincount(rows, minlength=n))])
+        return sp.csr_matrix((counts.astype(np.float64), cols, indptr), shape=(n, self.dim))
+
+
+def _length_chunks(order: np.ndarray, lens: np.ndarray) -> Iterator[np.ndarray]:
+    """Slices of ``order`` (indices sorted by length) of at most :data:`_CHUNK_ELEMENTS` padded letters."""
+    start, n = 0, len(order)
+    while start < n:
+        rows = min(_CHUNK_ROWS, n - start)
+        while rows > 1 and rows * max(int(lens[order[start + rows - 1]]), 1) > _CHUNK_ELEMENTS:
+            rows //= 2
+        yield order[start : start + rows]
+        start += rows
+
+
+def fit_idf(counts: sp.csr_matrix) -> np.ndarray:
+    """Smooth inverse document frequency (D,) float64: ``ln((1 + n) / (1 + df)) + 1``."""
+    df = np.bincount(counts.indices, minlength=counts.shape[1]).astype(np.float64)
+    return np.log((1.0 + counts.shape[0]) / (1.0 + df)) + 1.0
+
+
+def tfidf(counts: sp.csr_matrix, idf: np.ndarray, tf: str) -> sp.csr_matrix:
+    """``tf(counts) * idf``, each row scaled to unit L2 norm (an all-zero row stays zero)."""
+    x = counts.astype(np.float64, copy=True)
+    if tf == "log":
+        x.data = 1.0 + np.log(x.data)
+    x.data *= idf[x.indices]
+    row = np.repeat(np.arange(x.shape[0]), np.diff(x.indptr))
+    norms = np.sqrt(np.bincount(row, weights=x.data * x.data, minlength=x.shape[0]))
+    x.data /= np.where(norms > 0, norms, 1.0)[row]
+    return x
