@@ -141,7 +141,7 @@ def test_round_trip_identical_predictions_and_embeddings(auto, trio, which):
 def test_ensemble_is_the_weighted_average_and_embeds_the_concatenation(trio):
     model, path = trio
     loaded = bioseq.load(path)
-    assert [m.tokenizer.config()["k"] for m in loaded.members] == [4, 1, 4]
+    assert [m.tokenizer.config()["k"] for m in loaded.members] == [8, 1, 4]  # kmer-linear: 1- to 8-mers
     member_probs = [m.predict_proba_sequences(SEQS) for m in loaded.members]
     expected = sum(w * p.astype(np.float64) for w, p in zip([0.5, 0.3, 0.2], member_probs, strict=True))
     np.testing.assert_allclose(loaded.predict_proba_sequences(SEQS), expected, rtol=1e-6)

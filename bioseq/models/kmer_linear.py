@@ -235,10 +235,17 @@ class KmerLinearClassifier:
         return state
 
     def load_state_dict(self, state: dict[str, np.ndarray]) -> KmerLinearClassifier:
-        """Restore from :meth:`state_dict`; wrong keys or shapes raise :class:`BundleError`."""
+        """Restore from :meth:`state_dict`; wrong keys, shapes, dtypes or non-finite parameters raise
+        :class:`BundleError`."""
         missing = [k for k in _EXTRA_STATE if k not in state]
         if missing:
             raise BundleError(f"{self.name} state lacks array(s): {', '.join(missing)}")
+        wrong = [k for k in _EXTRA_STATE if not np.issubdtype(np.asarray(state[k]).dtype, np.floating)]
+        if wrong:
+            raise BundleError(f"{self.name} state array {wrong[0]!r} is {np.asarray(state[wrong[0]]).dtype}, "
+                              "expected floating point")
+        if not np.isfinite(state["idf"]).all():
+            raise BundleError(f"{self.name} state array 'idf' holds NaN or infinite values")
         if np.shape(state["idf"]) != (self.embedding_dim,):
             raise BundleError(
                 f"{self.name} state array 'idf' has shape {np.shape(state['idf'])}, expected {(self.embedding_dim,)}"

@@ -66,7 +66,7 @@ class Logistic:
 
     @classmethod
     def from_state(cls, state: Mapping[str, np.ndarray], n_outputs: int, dim: int, what: str) -> Logistic:
-        """Restore :meth:`state_dict`; a missing array, a wrong shape or a non-float dtype is a
+        """Restore :meth:`state_dict`; a missing array, a wrong shape, a non-float dtype or a non-finite value is a
         BundleError naming ``what``."""
         missing = [k for k in STATE_KEYS if k not in state]
         if missing:
@@ -77,6 +77,8 @@ class Logistic:
                 raise BundleError(f"{what} state array {k!r} has shape {np.shape(state[k])}, expected {shape}")
             if not np.issubdtype(np.asarray(state[k]).dtype, np.floating):
                 raise BundleError(f"{what} state array {k!r} is {np.asarray(state[k]).dtype}, expected floating point")
+            if not np.isfinite(state[k]).all():
+                raise BundleError(f"{what} state array {k!r} holds NaN or infinite values")
         return cls(**{k: np.asarray(state[k], dtype=np.float64).copy() for k in STATE_KEYS})
 
 
