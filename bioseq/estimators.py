@@ -8,7 +8,7 @@ of sequences::
 
     from sklearn.model_selection import GridSearchCV
     search = GridSearchCV(bioseq.SequenceClassifier(arch="kmer-linear"),
-                          {"hparams": [{"C": 0.01}, {"C": 1.0}]}, cv=3)
+                          {"hparams": [{"C_grid": [0.01]}, {"C_grid": [1.0]}]}, cv=3)
     search.fit(seqs, labels)
 
     from sklearn.linear_model import LogisticRegression

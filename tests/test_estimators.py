@@ -91,13 +91,13 @@ def test_errors() -> None:
 
 def test_clone_cross_val_score_and_grid_search() -> None:
     X, y = data()
-    clf = tiny().set_params(hparams={"C": 0.1})
+    clf = tiny().set_params(hparams={"C_grid": [0.1]})
     twin = clone(clf)
     assert twin.get_params() == clf.get_params() and not hasattr(twin, "model_")
     scores = cross_val_score(tiny(), X, y, cv=3)
     assert scores.shape == (3,) and scores.mean() > 0.5
-    search = GridSearchCV(tiny(), {"hparams": [{"C": 0.01}, {"C": 1.0}]}, cv=3).fit(X, y)
-    assert search.best_params_["hparams"] in ({"C": 0.01}, {"C": 1.0})
+    search = GridSearchCV(tiny(), {"hparams": [{"C_grid": [0.01]}, {"C_grid": [1.0]}]}, cv=3).fit(X, y)
+    assert search.best_params_["hparams"] in ({"C_grid": [0.01]}, {"C_grid": [1.0]})
     assert search.predict(X[:3]).shape == (3,)
 
 
@@ -187,7 +187,7 @@ def test_fit_contract_on_sequences(make) -> None:
     """check_estimators_overwrite_params + check_dont_overwrite_parameters + check_fit_idempotent,
     with sequences instead of make_blobs."""
     X, y = data()
-    est = make().set_params(**({"hparams": {"C": 0.1}} if isinstance(make(), SequenceClassifier) else {}))
+    est = make().set_params(**({"hparams": {"C_grid": [0.1]}} if isinstance(make(), SequenceClassifier) else {}))
     params = {k: (dict(v) if isinstance(v, dict) else v) for k, v in est.get_params().items()}
     before = dict(vars(est))
     assert est.fit(X, y) is est
