@@ -13,7 +13,8 @@ and the pooling ignores masked positions. A sequence's logits are therefore the
 same alone and in a padded batch (eval mode).
 
 Defaults (k=1): DNA 128 filters of width 11, pool 8, BiLSTM 64 units: 200 bp ->
-25 RNN steps; protein 128 filters of width 9, pool 3, BiLSTM 64 units.
+25 RNN steps; protein 128 filters of width 9, pool 3, BiLSTM 64 units and a
+batch-normalised head input (:meth:`CnnLstmClassifier.default_hparams` says why).
 """
 
 from __future__ import annotations
@@ -51,6 +52,9 @@ _BASE_HPARAMS: dict[str, Any] = {
     "pooling": "mean+max",  # mean+max | mean | max | attention
     "head_hidden": 64,  # 0 = linear head
     "head_dropout": 0.3,
+    # "batch": standardise the pooled embedding over the batch before the head
+    # (heads.PooledBatchNorm); the protein default, see default_hparams.
+    "head_norm": "none",  # none | batch
     "max_tokens": 1000,
 }
 
@@ -178,10 +182,18 @@ class CnnLstmClassifier(SequenceNet):
 
     @staticmethod
     def default_hparams(alphabet: str) -> dict:
-        """Defaults for ``dna``/``rna`` (~200-1000 bp) or ``protein`` (~50-1000 aa)."""
+        """Defaults for ``dna``/``rna`` (~200-1000 bp) or ``protein`` (~50-1000 aa).
+
+        Proteins standardise the pooled embedding over the batch (``head_norm:
+        batch``). Without it the net learned nothing for ~100 steps on deeploc
+        (loss flat at ln 10, one predicted class; the pooled features of 430 aa
+        proteins differ between proteins by ~1/9 of their common mean), and a
+        3-minute run ended there: test accuracy 0.02, every protein called the
+        same (rare) class. With it the loss falls from the first steps.
+        """
         hp = {k: (list(v) if isinstance(v, list) else v) for k, v in _BASE_HPARAMS.items()}
         if alphabet.lower() == "protein":
-            hp.update(conv_kernels=[9], pool_sizes=[3])
+            hp.update(conv_kernels=[9], pool_sizes=[3], head_norm="batch")
         return hp
 
     @classmethod
@@ -197,5 +209,7 @@ class CnnLstmClassifier(SequenceNet):
         _check_hparams(hp)
         trunk = CnnLstmTrunk(vocab_size, hp)
         pool = build_pooling(hp["pooling"], trunk.out_dim)
-        head = ClassificationHead(pool.out_dim, n_classes, int(hp["head_hidden"]), float(hp["head_dropout"]))
+        head = ClassificationHead(
+            pool.out_dim, n_classes, int(hp["head_hidden"]), float(hp["head_dropout"]), str(hp["head_norm"])
+        )
         super().__init__(trunk, pool, head)
