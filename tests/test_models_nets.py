@@ -255,7 +255,10 @@ def test_batchnorm_head_trains_on_a_batch_of_one_and_starts_from_the_first_batch
     torch.testing.assert_close(head.norm.running_var, x.var(0))
     assert head(x[:1]).shape == (1, 3)
     assert not any(k.startswith("norm.") for k in ClassificationHead(6, 3, hidden=4).state_dict())
-    assert CnnLstmClassifier.default_hparams("protein")["head_norm"] == "batch"
-    assert CnnLstmClassifier.default_hparams("dna")["head_norm"] == "none"
+    protein = CnnLstmClassifier.default_hparams("protein")
+    assert protein["head_norm"] == "auto" and CnnLstmClassifier.default_hparams("dna")["head_norm"] == "none"
+    assert CnnLstmClassifier.adapt_hparams(protein, 430.0)["head_norm"] == "batch"  # deeploc's median
+    assert CnnLstmClassifier.adapt_hparams(protein, 40.0)["head_norm"] == "none"  # short peptides (AMPs)
+    assert CnnLstmClassifier.build(24, 3, protein).head.norm is None  # built without data
     with pytest.raises(ConfigError):
         ClassificationHead(6, 3, norm="layer")

@@ -237,7 +237,7 @@ def test_training_on_sequences_longer_than_max_tokens_crops_them():
 def test_protein_cnn_lstm_learns_composition_of_long_proteins_instead_of_one_class():
     """The deeploc collapse in small: 400-600 aa proteins whose class is their K or E
     content. Pooled over so many positions, a new net's features barely differ between
-    proteins; with the protein defaults before head_norm=batch the loss stayed at ln 2
+    proteins; with the protein defaults before head_norm (auto -> batch here) the loss stayed at ln 2
     and every protein got one class (valid MCC 0 in all 4 epochs). Now every epoch
     from the second on separates them, which also needs BatchNorm statistics that are
     exact at validation (with the lagging, dropout-shifted training averages: MCC 0, 0, 0.09, 0.13)."""
@@ -256,6 +256,7 @@ def test_protein_cnn_lstm_learns_composition_of_long_proteins_instead_of_one_cla
     small = {"conv_filters": [32], "rnn_hidden": 16, "head_hidden": 16}  # the protein defaults, narrower
     m = bioseq.train(proteins(256, "t"), proteins(128, "v"), arch="cnn-lstm", epochs=4, batch_size=32,
                      hparams=small, patience=None, threads=1, seed=0)
+    assert m.hparams["head_norm"] == "batch"  # "auto" settled from the median length (~500) and stored
     mccs = [h["valid_mcc"] or 0.0 for h in m.metadata["history"]]
     assert min(mccs[1:]) >= 0.8, mccs
 
