@@ -13,10 +13,11 @@ and on the same random labelled sequences with 2 torch threads:
   encoded beforehand, same batch size -- the floor no trainer can beat.
 
 Both print training samples/s; ``bioseq / bare`` time is bioseq's overhead.
-Both are warmed up first (first batches are slower). Throughput depends on the
+Both are warmed up first (first batches are slower) and timed ``--repeats``
+times, interleaved, keeping the best. Throughput depends on the
 load of the machine: the 1-minute load average is printed beside the figures.
 
-    python bench/train_speed.py                     # everything (~3 min on an idle 2-core machine)
+    python bench/train_speed.py                     # everything (~6 min on an idle 2-core machine)
     python bench/train_speed.py --archs cnn-lstm --inputs protein430
 """
 
@@ -102,15 +103,18 @@ def bare_seconds(arch: str, train: Path, alphabet: str) -> float:
     return time.perf_counter() - t0
 
 
-def throughput(arch: str, name: str, n: int, threads: int, tmp: Path) -> dict:
+def throughput(arch: str, name: str, n: int, threads: int, tmp: Path, repeats: int = 2) -> dict:
     alphabet, letters, length, _ = INPUTS[name]
     train, valid = tmp / f"{name}_train.fa", tmp / f"{name}_valid.fa"
     write_fasta(train, n, letters, length, seed=0)
     write_fasta(valid, N_VALID, letters, length, seed=1)
     write_fasta(tmp / "warm.fa", 2 * BATCH_SIZE, letters, length, seed=2)
     bioseq_seconds(arch, tmp / "warm.fa", valid, alphabet, threads)  # warm-up
-    full = bioseq_seconds(arch, train, valid, alphabet, threads)
-    bare = bare_seconds(arch, train, alphabet)
+    # Interleaved repeats, best of each: on a shared machine single timings vary 2-3x.
+    full, bare = float("inf"), float("inf")
+    for _ in range(repeats):
+        full = min(full, bioseq_seconds(arch, train, valid, alphabet, threads))
+        bare = min(bare, bare_seconds(arch, train, alphabet))
     return {"arch": arch, "input": name, "n": n, "bioseq_sps": n / full, "bare_sps": n / bare,
             "overhead": full / bare}
 
@@ -121,6 +125,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--inputs", nargs="+", default=list(INPUTS), choices=list(INPUTS))
     parser.add_argument("--scale", type=float, default=1.0, help="multiply the number of training sequences")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--repeats", type=int, default=2, help="interleaved timings of each; the best counts")
     args = parser.parse_args(argv)
 
     import torch
@@ -133,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
         for arch in args.archs:
             for name in args.inputs:
                 n = max(2 * BATCH_SIZE, int(INPUTS[name][3] * args.scale))
-                r = throughput(arch, name, n, args.threads, Path(tmpdir))
+                r = throughput(arch, name, n, args.threads, Path(tmpdir), args.repeats)
                 print(f"{arch:12} {name:>11} {r['n']:6d} {r['bioseq_sps']:13.1f} {r['bare_sps']:11.1f} "
                       f"{r['overhead']:9.2f} {os.getloadavg()[0]:5.1f}", flush=True)
     return 0
