@@ -26,7 +26,8 @@ SMALL_TF = {"d_model": 32, "n_layers": 2, "n_heads": 4, "max_tokens": 128}
 CNN_VARIANTS = [
     {**SMALL_CNN, "rnn": rnn, "pooling": pooling}
     for rnn in ("lstm", "gru") for pooling in ("mean+max", "attention")
-] + [{**SMALL_CNN, "embedding": "learned", "embed_dim": 8, "bidirectional": False, "pooling": "max"}]
+] + [{**SMALL_CNN, "embedding": "learned", "embed_dim": 8, "bidirectional": False, "pooling": "max"},
+      {**SMALL_CNN, "head_norm": "batch"}]
 TF_VARIANTS = [{**SMALL_TF, "pooling": p, "positional": pos} for p in ("mean", "cls")
                for pos in ("learned", "sinusoidal")]
 ALL = [(CnnLstmClassifier, hp) for hp in CNN_VARIANTS] + [(TransformerClassifier, hp) for hp in TF_VARIANTS]
@@ -239,3 +240,25 @@ def test_head_output_shape_and_probabilities_match_torch_softmax_and_sigmoid():
     np.testing.assert_allclose(probabilities(logits.numpy(), "multilabel"), torch.sigmoid(logits).numpy(), atol=1e-6)
     with pytest.raises(ConfigError):
         probabilities(logits.numpy(), "regression")
+
+
+def test_batchnorm_head_trains_on_a_batch_of_one_and_starts_from_the_first_batch():
+    """head_norm=batch (the protein default): the running statistics start at the first
+    training batch's (not at PyTorch's 0/1, far from pooled features varying by ~1e-4),
+    a training batch of one uses them instead of raising, and heads without it keep
+    their weight names (bundles saved before head_norm existed load unchanged)."""
+    torch.manual_seed(0)
+    head = ClassificationHead(6, 3, hidden=4, norm="batch").train()
+    x = 5.0 + 0.01 * torch.randn(32, 6)
+    head(x)
+    torch.testing.assert_close(head.norm.running_mean, x.mean(0))
+    torch.testing.assert_close(head.norm.running_var, x.var(0))
+    assert head(x[:1]).shape == (1, 3)
+    assert not any(k.startswith("norm.") for k in ClassificationHead(6, 3, hidden=4).state_dict())
+    protein = CnnLstmClassifier.default_hparams("protein")
+    assert protein["head_norm"] == "auto" and CnnLstmClassifier.default_hparams("dna")["head_norm"] == "none"
+    assert CnnLstmClassifier.adapt_hparams(protein, 430.0)["head_norm"] == "batch"  # deeploc's median
+    assert CnnLstmClassifier.adapt_hparams(protein, 40.0)["head_norm"] == "none"  # short peptides (AMPs)
+    assert CnnLstmClassifier.build(24, 3, protein).head.norm is None  # built without data
+    with pytest.raises(ConfigError):
+        ClassificationHead(6, 3, norm="layer")

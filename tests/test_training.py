@@ -243,6 +243,33 @@ def test_training_on_sequences_longer_than_max_tokens_crops_them():
     assert m.predict_proba_sequences([recs[0].seq]).shape == (1, 2)  # windows at prediction
 
 
+def test_protein_cnn_lstm_learns_composition_of_long_proteins_instead_of_one_class():
+    """The deeploc collapse in small: 400-600 aa proteins whose class is their K or E
+    content. Pooled over so many positions, a new net's features barely differ between
+    proteins; with the protein defaults before head_norm (auto -> batch here) the loss stayed at ln 2
+    and every protein got one class (valid MCC 0 in all 4 epochs). Now every epoch
+    from the second on separates them, which also needs BatchNorm statistics that are
+    exact at validation (with the lagging, dropout-shifted training averages: MCC 0, 0, 0.09, 0.13)."""
+    aa = "ACDEFGHIKLMNPQRSTVWY"
+    rng = np.random.default_rng(0)
+
+    def proteins(n, prefix):
+        out = []
+        for i in range(n):
+            p = np.ones(20)
+            p[aa.index("KE"[i % 2])] += 1.0
+            seq = "".join(rng.choice(list(aa), int(rng.integers(400, 600)), p=p / p.sum()))
+            out.append(SequenceItem(f"{prefix}{i}", seq, ("ab"[i % 2],)))
+        return out
+
+    small = {"conv_filters": [32], "rnn_hidden": 16, "head_hidden": 16}  # the protein defaults, narrower
+    m = bioseq.train(proteins(256, "t"), proteins(128, "v"), arch="cnn-lstm", epochs=4, batch_size=32,
+                     hparams=small, patience=None, threads=1, seed=0)
+    assert m.hparams["head_norm"] == "batch"  # "auto" settled from the median length (~500) and stored
+    mccs = [h["valid_mcc"] or 0.0 for h in m.metadata["history"]]
+    assert min(mccs[1:]) >= 0.8, mccs
+
+
 # ----------------------------------------------------------------------------- input errors
 
 
@@ -345,6 +372,20 @@ def test_lr_schedule_warmup_then_cosine():
     assert f(0) == pytest.approx(0.1) and f(9) == pytest.approx(1.0)
     assert f(10) == pytest.approx(1.0) and f(100) == pytest.approx(0.05)
     assert all(f(s) >= f(s + 1) for s in range(10, 100))
+
+
+def test_lr_warmup_ends_at_its_share_of_the_time_budget():
+    """A max_time run shorter than the step-counted warm-up (5% of 50 epochs) must still
+    reach the peak learning rate: the warm-up ends at warmup_frac of the budget."""
+    spent = [0.0]
+    f = lr_lambda_factory(10_000, 500, 0.05, time_fraction=lambda: spent[0], warmup_frac=0.05)
+    assert f(0) == pytest.approx(1 / 500)
+    spent[0] = 0.025
+    assert f(10) == pytest.approx(0.5)  # half of the warm-up's share of the time, at step 10 of 500
+    spent[0] = 0.05
+    assert f(11) == pytest.approx(1.0)
+    spent[0] = 1.0
+    assert f(12) == pytest.approx(0.05)
 
 
 def test_selection_metric():

@@ -179,6 +179,9 @@ def _new_classifier(arch_cls: Any, data: LabelledData, cfg: TrainConfig, device:
             tok_kwargs[key] = getattr(cfg, key)
     tokenizer = KmerTokenizer(alphabet=data.alphabet, **tok_kwargs)
     hp = resolve_hparams(arch_cls, data.alphabet, cfg.hparams)
+    adapt = getattr(arch_cls, "adapt_hparams", None)  # data-dependent choices (cnn-lstm: head_norm auto)
+    if adapt is not None:
+        hp = adapt(hp, float(np.median([len(s) for s in data.train.seqs])))
     if "class_weight" in hp and "class_weight" not in (cfg.hparams or {}):
         hp["class_weight"] = cfg.class_weight  # an estimator that weights classes itself (kmer-linear)
     torch.manual_seed(cfg.seed)
