@@ -14,12 +14,9 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import sys
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -27,7 +24,7 @@ from tqdm.auto import tqdm
 
 from bioseq.errors import BioseqError
 from bioseq.io.sources import describe_source, iter_source_columns
-from bioseq.io.writers import PredictionBatch, PredictionWriter
+from bioseq.io.writers import PredictionBatch, write_prediction_table
 from bioseq.models.inference import PIECES_PER_STEP
 
 if TYPE_CHECKING:
@@ -199,26 +196,15 @@ def predict_to_file(
     Returns:
         The number of records written.
     """
-    if os.fspath(output) == "-":
-        with tempfile.TemporaryDirectory(prefix="bioseq-predict-") as tmp:
-            table = Path(tmp) / "predictions.tsv"
-            n = predict_to_file(
-                model, source, table, batch_size, both_strands, chunk_size, allow_empty=allow_empty, progress=progress
-            )
-            with open(table, encoding="utf-8") as fh:
-                shutil.copyfileobj(fh, sys.stdout)
-            sys.stdout.flush()
-        return n
-    multilabel = model.task == "multilabel"
-    n = 0
-    bar = ProgressBar(progress)
-    with PredictionWriter(output, model.labels, multilabel=multilabel) as writer, contextlib.closing(bar):
-        for ids, probs in iter_predictions(
-            model, source, batch_size, both_strands, chunk_size, allow_empty=allow_empty, bar=bar
-        ):
-            predicted: list[Any] = model.decide(probs)
-            if multilabel:
-                predicted = [p.split(",") if p else [] for p in predicted]
-            writer.write(PredictionBatch(ids, predicted, probs))
-            n += len(ids)
-    return n
+    with contextlib.closing(ProgressBar(progress)) as bar:
+        return write_prediction_table(
+            output,
+            model.labels,
+            (
+                PredictionBatch(ids, model.decide(probs), probs)
+                for ids, probs in iter_predictions(
+                    model, source, batch_size, both_strands, chunk_size, allow_empty=allow_empty, bar=bar
+                )
+            ),
+            multilabel=model.task == "multilabel",
+        )

@@ -10,19 +10,15 @@ probabilities (``bioseq evaluate`` and ``bioseq gather`` read such tables).
 from __future__ import annotations
 
 import os
-import shutil
-import sys
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from bioseq.errors import EmptyInputError
 from bioseq.genomics.genome import Genome
 from bioseq.genomics.regions import REGION_COLUMNS, iter_region_chunks, read_bed, region_columns, region_records
 from bioseq.io.readers import SequenceItem
-from bioseq.io.writers import PredictionBatch, PredictionWriter
+from bioseq.io.writers import PredictionBatch, write_prediction_table
 
 CHUNK_SIZE = 4096
 
@@ -73,29 +69,22 @@ def predict_regions_to_file(
     Columns: ``id, predicted, prob_<label>..., chrom, start, end, strand`` (coordinates as read,
     after resizing). Returns the number of regions.
     """
-    if os.fspath(output) == "-":
-        with tempfile.TemporaryDirectory(prefix="bioseq-regions-") as tmp:
-            table = Path(tmp) / "predictions.tsv"
-            n = predict_regions_to_file(model, source, table, batch_size=batch_size, both_strands=both_strands,
-                                        chunk_size=chunk_size)
-            with open(table, encoding="utf-8") as fh:
-                shutil.copyfileobj(fh, sys.stdout)
-            sys.stdout.flush()
-        return n
-    multilabel = model.task == "multilabel"
-    n = 0
-    with Genome(source.genome) as genome, PredictionWriter(
-        output, model.labels, multilabel=multilabel, extra=REGION_COLUMNS
-    ) as writer:
-        for regions, ids, seqs in iter_region_chunks(
+    with Genome(source.genome) as genome:
+        chunks = iter_region_chunks(
             genome, read_bed(source.bed), chunk_size, width=source.width, pad=source.pad, where=source.bed
-        ):
-            probs = model.predict_proba_sequences(seqs, batch_size=batch_size, both_strands=both_strands, ids=ids)
-            predicted: list[Any] = model.decide(probs)
-            if multilabel:
-                predicted = [p.split(",") if p else [] for p in predicted]
-            writer.write(PredictionBatch(ids, predicted, probs, region_columns(regions)))
-            n += len(ids)
+        )
+        n = write_prediction_table(
+            output,
+            model.labels,
+            (
+                PredictionBatch(ids, model.decide(probs), probs, region_columns(regions))
+                for regions, ids, seqs in chunks
+                for probs in [model.predict_proba_sequences(seqs, batch_size=batch_size, both_strands=both_strands,
+                                                            ids=ids)]
+            ),
+            multilabel=model.task == "multilabel",
+            extra=REGION_COLUMNS,
+        )
     if n == 0:  # pragma: no cover - read_bed raises first
         raise EmptyInputError("no regions", path=source.bed)
     return n

@@ -21,7 +21,10 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterator, Sequence
+import shutil
+import sys
+import tempfile
+from collections.abc import Iterable, Iterator, Sequence
 from itertools import chain
 from pathlib import Path
 from typing import IO, Any, NamedTuple
@@ -158,6 +161,45 @@ class PredictionWriter(AtomicTextWriter):
             raise ValueError("record ids and labels may not contain tabs or newlines")
         fh.write(joined)
         self.rows += n
+
+
+def write_prediction_table(
+    output: str | os.PathLike[str],
+    labels: Sequence[str],
+    batches: Iterable[PredictionBatch],
+    *,
+    multilabel: bool = False,
+    extra: Sequence[str] = (),
+) -> int:
+    """Write ``batches`` as one prediction table at ``output`` (``"-"``: stdout); return the row count.
+
+    A multilabel ``predicted`` may come as comma-joined strings (what a classifier's
+    ``decide`` returns). With ``"-"`` the table is built in a temporary file and copied
+    to stdout only when complete, so a failure prints no partial table either.
+    """
+    if os.fspath(output) == "-":
+        with tempfile.TemporaryDirectory(prefix="bioseq-predict-") as tmp:
+            table = Path(tmp) / "predictions.tsv"
+            n = write_prediction_table(table, labels, batches, multilabel=multilabel, extra=extra)
+            with open(table, encoding="utf-8") as fh:
+                shutil.copyfileobj(fh, sys.stdout)
+            sys.stdout.flush()
+        return n
+    n = 0
+    with PredictionWriter(output, labels, multilabel=multilabel, extra=extra) as writer:
+        for batch in batches:
+            if multilabel:
+                batch = batch._replace(predicted=[_label_set(p) for p in batch.predicted])
+            writer.write(batch)
+            n += len(batch.ids)
+    return n
+
+
+def _label_set(value: Any) -> Any:
+    """A multilabel prediction as a collection: ``"a,b"`` -> ``["a", "b"]``, ``""`` -> ``[]``."""
+    if isinstance(value, str):
+        return value.split(",") if value else []
+    return value
 
 
 @contextlib.contextmanager

@@ -19,7 +19,7 @@ import numpy as np
 from bioseq.alphabets import get_alphabet
 from bioseq.data.windows import LONG_POLICIES, max_bases
 from bioseq.errors import BundleError, ConfigError, PluginError
-from bioseq.models.fingerprint import FINGERPRINT_FORMAT, canonical_json, compute_fingerprint
+from bioseq.models.fingerprint import FINGERPRINT_FORMAT, Fingerprinted
 from bioseq.models.registry import MODELS, build_net, get_model
 from bioseq.tasks import LabelEncoder
 from bioseq.tokenize.registry import tokenizer_from_config
@@ -59,7 +59,7 @@ def _check_dtypes(arrays: dict[str, np.ndarray], expected: dict[str, Any]) -> No
             raise BundleError(f"tensor {name!r} holds NaN or infinite values")
 
 
-class Classifier:
+class Classifier(Fingerprinted):
     """A trained (or new) classifier with its tokenizer, labels and task.
 
     Attributes:
@@ -107,8 +107,6 @@ class Classifier:
             dict(long_input) if long_input is not None else default_long_input(self.hparams, kind, tokenizer)
         )
         self.metadata = dict(metadata or {})
-        self._fingerprint: str | None = None
-        self._fingerprint_key = ""
         self.device = self._to_device(device)
 
     # ------------------------------------------------------------------ construction
@@ -218,26 +216,6 @@ class Classifier:
             "thresholds": self.thresholds,
             "long_input": self.long_input,
         }
-
-    @property
-    def fingerprint(self) -> str:
-        """sha256 hex of weights + configuration; identifies the model for caches.
-
-        Cached; recomputed when the configuration (labels, thresholds, ...) changes or
-        weights are set through :meth:`load_state_arrays`. After changing ``net``'s
-        weights in place, call :meth:`refresh_fingerprint`.
-        """
-        cfg = self.config()
-        key = canonical_json(cfg)
-        if self._fingerprint is None or self._fingerprint_key != key:
-            self._fingerprint = compute_fingerprint(self.state_arrays(), cfg)
-            self._fingerprint_key = key
-        return self._fingerprint
-
-    def refresh_fingerprint(self) -> str:
-        """Recompute :attr:`fingerprint` (after the weights were changed in place)."""
-        self._fingerprint = None
-        return self.fingerprint
 
     @property
     def alphabet(self) -> str:

@@ -40,7 +40,7 @@ import numpy as np
 
 from bioseq.errors import BundleError, ConfigError
 from bioseq.models.classifier import Classifier
-from bioseq.models.fingerprint import FINGERPRINT_FORMAT, canonical_json, compute_fingerprint
+from bioseq.models.fingerprint import FINGERPRINT_FORMAT, Fingerprinted
 from bioseq.models.registry import AUTO
 from bioseq.tasks import LabelEncoder
 
@@ -77,7 +77,7 @@ def check_weights(weights: Sequence[float], n_members: int) -> list[float]:
     return w
 
 
-class EnsembleClassifier:
+class EnsembleClassifier(Fingerprinted):
     """Members (:class:`~bioseq.models.classifier.Classifier`) and their weights.
 
     Attributes:
@@ -116,8 +116,6 @@ class EnsembleClassifier:
             else ([0.5] * len(self.labels) if self.task == "multilabel" else None)
         )
         self.metadata = dict(metadata or {})
-        self._fingerprint: str | None = None
-        self._fingerprint_key = ""
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -181,21 +179,6 @@ class EnsembleClassifier:
             "members": [self.member_config(i) for i in range(len(self.members))],
             "weights": self.weights,
         }
-
-    @property
-    def fingerprint(self) -> str:
-        """sha256 hex over all members' weights and configurations and the ensemble weights."""
-        cfg = self.config()
-        key = canonical_json(cfg)
-        if self._fingerprint is None or self._fingerprint_key != key:
-            self._fingerprint = compute_fingerprint(self.state_arrays(), cfg)
-            self._fingerprint_key = key
-        return self._fingerprint
-
-    def refresh_fingerprint(self) -> str:
-        """Recompute :attr:`fingerprint` (after a member's weights were changed in place)."""
-        self._fingerprint = None
-        return self.fingerprint
 
     @property
     def alphabet(self) -> str:

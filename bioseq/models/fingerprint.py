@@ -72,3 +72,36 @@ def fingerprint_config(meta: Mapping[str, Any]) -> dict[str, Any]:
         )
         cfg["weights"] = meta.get("weights")
     return cfg
+
+
+class Fingerprinted:
+    """The cached :attr:`fingerprint` of anything with ``config()`` and ``state_arrays()``.
+
+    Recomputed when the configuration changes (labels, thresholds, ...) or after
+    :meth:`refresh_fingerprint`, which callers use after changing weights in place.
+    Subclasses set ``_fingerprint = None`` whenever they load new weights.
+    """
+
+    _fingerprint: str | None = None
+    _fingerprint_key: str = ""
+
+    def config(self) -> dict[str, Any]:  # pragma: no cover - provided by the subclass
+        raise NotImplementedError
+
+    def state_arrays(self) -> dict[str, np.ndarray]:  # pragma: no cover - provided by the subclass
+        raise NotImplementedError
+
+    @property
+    def fingerprint(self) -> str:
+        """sha256 hex of the weights and the prediction-relevant configuration."""
+        cfg = self.config()
+        key = canonical_json(cfg)
+        if self._fingerprint is None or self._fingerprint_key != key:
+            self._fingerprint = compute_fingerprint(self.state_arrays(), cfg)
+            self._fingerprint_key = key
+        return self._fingerprint
+
+    def refresh_fingerprint(self) -> str:
+        """Recompute :attr:`fingerprint` (after weights were changed in place)."""
+        self._fingerprint = None
+        return self.fingerprint
