@@ -218,38 +218,69 @@ def print_table(summary: list[dict]) -> None:
                 print(f"  {dataset:32} {arch:12} {verdict} kmer-linear by {diff:+.3f} accuracy")
 
 
+def load_rows(path: Path | None) -> list[dict]:
+    """Rows already measured in ``path`` (a previous, interrupted run of the same command), so a
+    long run can be resumed where it stopped: each finished run is written as it finishes."""
+    if path is None or not path.exists():
+        return []
+    return json.loads(path.read_text()).get("runs", [])
+
+
+def save_rows(path: Path | None, rows: list[dict], budget: float, class_weight: str | None) -> None:
+    if path is None:
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    record = {"runs": rows, "summary": summarise(rows), "budget_min": budget, "class_weight": class_weight}
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(record, indent=1))
+    tmp.replace(path)
+
+
+def planned_runs(datasets: list[str], archs: list[str], seeds: int) -> list[tuple[str, str, int]]:
+    """Seed-major order: every dataset and architecture at seed 0, then seed 1, ... so that an
+    interrupted run still holds complete seeds."""
+    runs = []
+    for seed in range(seeds):
+        for name in datasets:
+            for arch in archs:
+                if arch in DETERMINISTIC and seed > 0:
+                    continue  # one seed is the whole story
+                runs.append((name, arch, seed))
+    return runs
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--datasets", nargs="+", default=DEFAULT_SETS)
     parser.add_argument("--archs", nargs="+", default=ARCHS)
     parser.add_argument("--seeds", type=int, default=3)
-    parser.add_argument("--budget", type=float, default=3.0, help="training budget per run, minutes")
+    parser.add_argument("--budget", type=float, default=5.0, help="training budget per run, minutes")
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--json", type=Path, help="also write every run and the summary here")
+    parser.add_argument("--json", type=Path, help="write every run here as it finishes, and resume from it")
+    parser.add_argument("--workdir", type=Path, help="keep the trained bundles here (default: a temporary folder)")
     parser.add_argument("--class-weight", default="balanced", choices=["balanced", "none"],
                         help="class weights of every model, the pipeline included (default: the trainer's)")
     args = parser.parse_args(argv)
     class_weight = None if args.class_weight == "none" else args.class_weight
 
-    rows = []
+    rows = load_rows(args.json)
+    done = {(r["dataset"], r["arch"], r["seed"]) for r in rows}
     with tempfile.TemporaryDirectory() as tmp:
-        for name in args.datasets:
-            for arch in args.archs:
-                for seed in range(1 if arch in DETERMINISTIC else args.seeds):
-                    r = run_one(name, arch, seed, args.budget, args.threads, Path(tmp), class_weight)
-                    rows.append(r)
-                    chosen = f", C={r['C']:g}" if r.get("C") is not None else ""
-                    print(
-                        f"{name} {arch} seed={seed}: acc={r['accuracy']:.3f} f1={r['macro_f1']:.3f} "
-                        f"mcc={r['mcc']:.3f} ({r['train_s']:.1f} s{chosen})",
-                        flush=True,
-                    )
-    summary = summarise(rows)
-    print_table(summary)
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        record = {"runs": rows, "summary": summary, "budget_min": args.budget, "class_weight": class_weight}
-        args.json.write_text(json.dumps(record, indent=1))
+        workdir = args.workdir or Path(tmp)
+        workdir.mkdir(parents=True, exist_ok=True)
+        for name, arch, seed in planned_runs(args.datasets, args.archs, args.seeds):
+            if (name, arch, seed) in done:
+                continue
+            r = run_one(name, arch, seed, args.budget, args.threads, workdir, class_weight)
+            rows.append(r)
+            save_rows(args.json, rows, args.budget, class_weight)
+            chosen = f", C={r['C']:g}" if r.get("C") is not None else ""
+            print(
+                f"{name} {arch} seed={seed}: acc={r['accuracy']:.3f} f1={r['macro_f1']:.3f} "
+                f"mcc={r['mcc']:.3f} ({r['train_s']:.1f} s{chosen})",
+                flush=True,
+            )
+    print_table(summarise(rows))
     return 0
 
 
