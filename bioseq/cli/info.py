@@ -35,6 +35,7 @@ def summary(meta: dict[str, Any]) -> str:
         f"tokenizer:    k={tok.get('k')} stride={tok.get('stride')} canonical={tok.get('canonical')} "
         f"vocab_size={tok.get('vocab_size')}",
         f"long input:   {json.dumps(meta.get('long_input'))}",
+        f"strands:      {_strands(meta)}",
         f"hparams:      {json.dumps(meta.get('hparams'), sort_keys=True)}",
     ]
     if meta.get("thresholds") is not None:
@@ -47,6 +48,13 @@ def summary(meta: dict[str, Any]) -> str:
             f"validation:   {shown} (selected on {sel}, epoch {meta.get('best_epoch')}, stopped: {meta.get('stopped')})"
         )
     return "\n".join(lines + _data_lines(data) + _footer(meta))
+
+
+def _strands(meta: dict) -> str:
+    """How a model reads the strands (``strands`` is absent from one-strand configurations)."""
+    if meta.get("strands") == "both":
+        return "both (each prediction averages the sequence and its reverse complement)"
+    return "given (as read)"
 
 
 def _fmt(v: Any) -> str:
@@ -93,7 +101,7 @@ def ensemble_summary(meta: dict[str, Any]) -> str:
         score = (m.get("metrics") or {}).get(sel)
         lines.append(
             f"              {i:>2}  {m.get('arch', '?'):<14}{w:>8.3f}  {_fmt(score):>14}  "
-            f"k={tok.get('k')} stride={tok.get('stride')}"
+            f"k={tok.get('k')} stride={tok.get('stride')}; strands {_strands(m)}"
         )
     candidates = meta.get("candidates") or []
     if candidates:
