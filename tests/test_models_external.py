@@ -130,6 +130,11 @@ def test_checkpoint_with_unexpected_global_is_refused_unexecuted(world, tmp_path
         enc.embed_sequences(["MKV"])
     assert str(tmp_path / "evil.pt") in str(err.value)
     assert not marker.exists()
+    from fractions import Fraction  # an ordinary class, but not on the allow-list
+
+    torch.save({"model": state, "cfg": {"model": argparse.Namespace()}, "lr": Fraction(1, 3)}, tmp_path / "f.pt")
+    with pytest.raises(ConfigError, match=r"refused: this checkpoint pickles the global fractions\.Fraction"):
+        open_encoder(f"esm:{tmp_path / 'f.pt'}").embed_sequences(["MKV"])
 
 
 def test_missing_weights_and_missing_extra_are_named_errors(world, tmp_path, monkeypatch) -> None:
@@ -226,3 +231,41 @@ def test_hf_directory_with_pickled_weights_only_is_refused(hf_dir, tmp_path) -> 
     (d / "model.safetensors").rename(d / "pytorch_model.bin")
     with pytest.raises(ConfigError, match="no .safetensors weights"):
         open_encoder(f"hf:{d}")
+
+
+# -------------------------------------------------------------------------------------- head nets
+
+
+@pytest.mark.parametrize("kind", ["light-attention", "mean-mlp"])
+def test_head_output_does_not_depend_on_padding(kind) -> None:
+    from bioseq.models.external.head_fit import run_head
+    from bioseq.models.external.head_nets import build_head
+
+    torch.manual_seed(0)
+    net = build_head(kind, 16, 3, hidden=8, kernel_size=5, dropout=0.1).eval()
+    rng = np.random.default_rng(0)
+    arrays = [rng.normal(size=(n, 16)).astype(np.float16) for n in (3, 11, 7)]
+    together = run_head(net, arrays, batch_size=3, pooled=False)
+    alone = np.concatenate([run_head(net, [a], batch_size=1, pooled=False) for a in arrays])
+    np.testing.assert_allclose(together, alone, atol=1e-5)
+    assert run_head(net, arrays, 3, pooled=True).shape == (3, net.embedding_dim)
+
+
+def test_head_trains_multilabel_and_keeps_the_best_validation_epoch() -> None:
+    from bioseq.models.external.head_fit import _loss_fn, run_head, train_head
+    from bioseq.models.external.head_nets import build_head
+
+    torch.manual_seed(0)
+    rng = np.random.default_rng(1)
+    y = rng.integers(0, 2, size=(40, 2))
+    x = [(rng.normal(size=(rng.integers(4, 9), 8)) + 2 * (y[i] @ np.eye(2, 8))).astype(np.float16)
+         for i in range(40)]
+    net = build_head("light-attention", 8, 2, hidden=8, kernel_size=3, dropout=0.0)
+    hp = {"class_weight": "balanced", "lr": 1e-2, "weight_decay": 0.0, "epochs": 25, "patience": 5, "batch_size": 8}
+    history = train_head(net, x[:30], y[:30], (x[30:], y[30:]), "multilabel", hp)
+    best = min(h["valid_loss"] for h in history)
+    assert best < history[0]["valid_loss"]
+    logits = torch.from_numpy(run_head(net, x[30:], 8, pooled=False))
+    kept = float(_loss_fn("multilabel", y[:30], 2, "balanced")(logits, torch.as_tensor(y[30:], dtype=torch.float32)))
+    assert kept == pytest.approx(best, rel=1e-5)  # the best epoch's weights are back, not the last epoch's
+    assert history[-1]["valid_loss"] > best  # early stopping ran past the best epoch: restoring it mattered
