@@ -89,6 +89,18 @@ def test_esm_embed_cache_rerun_fit_head_predict(world, capsys) -> None:
                      "-o", str(table)]) == 0
     assert [line.split("\t")[0] for line in table.read_text().splitlines()[1:]] == [r for r, _, _ in world["test"]]
     assert accuracy(table, world["test"]) >= 0.9  # composition classes: any random encoder separates them
+    assert cli_main(["embed", spec, str(d / "test.fa"), "--per-position", "-o", str(d / "pos.h5")]) == 0
+    from bioseq.embed.positions import read_positions
+
+    assert read_positions(d / "pos.h5", "t0").shape == (1500, 32)  # per residue, across windows
+
+
+def test_moved_weights_keep_their_fingerprint_other_weights_do_not(world, tmp_path) -> None:
+    shutil.copy(world["dir"] / "esm2_tiny.pt", tmp_path / "moved.pt")
+    save_tiny_esm2(tmp_path / "other.pt", seed=3)
+    fp = open_encoder(world["esm"]).fingerprint
+    assert open_encoder(f"esm:{tmp_path / 'moved.pt'}").fingerprint == fp
+    assert open_encoder(f"esm:{tmp_path / 'other.pt'}").fingerprint != fp
 
 
 def test_esm_pooled_is_the_mean_of_window_averaged_residues(world) -> None:

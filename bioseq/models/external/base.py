@@ -12,9 +12,10 @@ window, special tokens dropped). Everything else is here, once:
   :class:`~bioseq.errors.ConfigError` naming it and saying where such weights
   come from (``weights_hint``), for the user to fetch.
 * **Identity.** :meth:`Encoder.config` (scheme, path, sha256 of the weight
-  files, window, pooling) is what :attr:`Encoder.fingerprint` hashes: an
-  embedding cache keys its rows by it, so rows of other weights, or of the same
-  weights windowed differently, never answer for these.
+  files, window, pooling) less the path is what :attr:`Encoder.fingerprint`
+  hashes: an embedding cache keys its rows by it, so rows of other weights, or
+  of the same weights windowed differently, never answer for these, while the
+  same weights moved to another folder still find their rows.
 * **Long inputs** are cut into windows of ``max_residues`` letters overlapping
   by half a window (the last aligned to the end: :func:`bioseq.data.windows.window_starts`).
   Each residue's embedding is the **mean of its per-residue embeddings over the
@@ -51,7 +52,8 @@ _DIGESTS: dict[tuple, str] = {}
 
 
 def digest_files(files: Sequence[Path], root: Path) -> str:
-    """sha256 hex over ``files`` in order: each file's name relative to ``root``, size and bytes."""
+    """sha256 hex over ``files`` in order: each file's name relative to ``root`` (``.`` for ``root`` itself),
+    size and bytes."""
     key = tuple((str(f), f.stat().st_size, f.stat().st_mtime_ns) for f in files) + (str(root),)
     if key in _DIGESTS:
         return _DIGESTS[key]
@@ -147,7 +149,7 @@ class Encoder:
     def weights_digest(self) -> str:
         """sha256 of :meth:`weights_files` (computed once; no torch)."""
         if self._digest is None:
-            self._digest = digest_files(self.weights_files(), self.path.parent if self.path.is_file() else self.path)
+            self._digest = digest_files(self.weights_files(), self.path)  # a single file: its name is not hashed
         return self._digest
 
     def config(self) -> dict[str, Any]:
@@ -158,9 +160,10 @@ class Encoder:
 
     @property
     def fingerprint(self) -> str:
-        """sha256 hex of :meth:`config` (it includes the weights' sha256)."""
-        cfg = json.dumps(self.config(), sort_keys=True, separators=(",", ":"))
-        return hashlib.sha256(cfg.encode()).hexdigest()
+        """sha256 hex of :meth:`config` without the path: the same weights moved elsewhere keep their
+        cached embeddings (the weights' sha256 identifies them)."""
+        cfg = {k: v for k, v in self.config().items() if k != "path"}
+        return hashlib.sha256(json.dumps(cfg, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
     @property
     def embedding_dim(self) -> int:
