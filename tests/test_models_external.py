@@ -173,6 +173,7 @@ def test_train_esm_head_round_trip(world, tmp_path) -> None:
     bundle = tmp_path / "eh.safetensors"
     model = train(d / "train.fa", arch="esm-head", output=bundle, seed=0,
                   hparams={"encoder": f"esm:{weights}", "epochs": 8, "lr": 3e-3})
+    assert len(model.net._memo) == 60  # train + validation embedded once, reused by the trainer's scoring
     loaded = load(bundle)
     assert loaded.arch == "esm-head" and loaded.hparams["encoder"] == f"esm:{weights.resolve()}"
     assert loaded.hparams["encoder_sha256"] == open_encoder(f"esm:{weights}").weights_digest()
@@ -281,3 +282,20 @@ def test_head_trains_multilabel_and_keeps_the_best_validation_epoch() -> None:
     kept = float(_loss_fn("multilabel", y[:30], 2, "balanced")(logits, torch.as_tensor(y[30:], dtype=torch.float32)))
     assert kept == pytest.approx(best, rel=1e-5)  # the best epoch's weights are back, not the last epoch's
     assert history[-1]["valid_loss"] > best  # early stopping ran past the best epoch: restoring it mattered
+
+
+def test_residue_store_in_memory_and_on_disk() -> None:
+    from bioseq.models.external.residues import ResidueStore
+
+    rng = np.random.default_rng(0)
+    arrays = {s: rng.normal(size=(n, 4)).astype(np.float32) for s, n in (("MKV", 3), ("AC", 2))}
+    for limit, on_disk in ((1 << 20, False), (0, True)):
+        store = ResidueStore(5, 4, in_memory_bytes=limit)
+        assert store.on_disk is on_disk
+        for seq, arr in arrays.items():
+            store.add(seq, arr)
+        store.add("MKV", arrays["AC"])  # a sequence is stored once
+        for seq, arr in arrays.items():
+            np.testing.assert_array_equal(store.get(seq), arr.astype(np.float16))
+        with pytest.raises(ValueError, match="full"):
+            store.add("W", arrays["AC"])

@@ -9,7 +9,8 @@ Why an architecture of the ``sklearn`` kind (the registry's estimator
 interface): it receives sequences, not k-mer tokens, so the encoder runs on
 exactly what the user gave, and the trainer calls ``fit`` once. ``fit``
 embeds the training and validation sequences **once** (the frozen encoder's
-per-residue embeddings are held in memory as float16 and reused by every
+per-residue embeddings are held as float16, in memory or beyond 2 GiB in a
+temporary file: :mod:`bioseq.models.external.residues`, and reused by every
 epoch and by the trainer's scoring afterwards) and trains the head with AdamW,
 early stopping on the validation loss and keeping the best epoch's weights.
 
@@ -31,6 +32,7 @@ import numpy as np
 
 from bioseq.errors import BundleError, ConfigError
 from bioseq.models.external import open_encoder
+from bioseq.models.external.residues import ResidueStore
 from bioseq.models.registry import merge_hparams
 from bioseq.tasks import check_task, probabilities
 
@@ -101,7 +103,7 @@ class EncoderHeadClassifier:
                               hp["dropout"])
         self.history: list[dict[str, float]] = []
         self._encoder: Any = None
-        self._memo: dict[str, np.ndarray] = {}  # residue embeddings of the sequences fit saw
+        self._memo: ResidueStore | None = None  # residue embeddings of the sequences fit saw
 
     @property
     def embedding_dim(self) -> int:
@@ -122,30 +124,44 @@ class EncoderHeadClassifier:
             self._encoder = encoder
         return self._encoder
 
-    def _residues(self, seqs: Sequence[str], keep: bool = False) -> list[np.ndarray]:
-        """float16 ``(L_i, D)`` per sequence (``(1, D)``: the pooled vector, for a mean-mlp head on an
-        encoder without per-residue embeddings); ``keep`` stores new ones for later calls."""
-        todo = list(dict.fromkeys(s for s in seqs if s not in self._memo))
+    def _pooled_only(self) -> bool:
+        """A mean-mlp head on an encoder without per-residue embeddings reads one pooled row per sequence."""
+        return self.hparams["head"] == "mean-mlp" and not self.encoder.load().per_residue
+
+    def _residues(self, seqs: Sequence[str]) -> list[np.ndarray]:
+        """float16 ``(L_i, D)`` per sequence (``(1, D)`` when :meth:`_pooled_only`): from the store of the
+        sequences ``fit`` saw, the rest computed by the encoder (and stored when a store is being filled)."""
+        memo = self._memo
+        todo = list(dict.fromkeys(s for s in seqs if memo is None or s not in memo))
         fresh: dict[str, np.ndarray] = {}
         bs = int(self.hparams["embed_batch_size"])
         for lo in range(0, len(todo), 256):
             part = todo[lo:lo + 256]
-            if self.hparams["head"] == "mean-mlp" and not self.encoder.load().per_residue:
+            if self._pooled_only():
                 arrays = [row[None] for row in self.encoder.embed_sequences(part, batch_size=bs)]
             else:
                 arrays = self.encoder.residue_embeddings(part, batch_size=bs)
-            fresh.update((s, a.astype(np.float16)) for s, a in zip(part, arrays, strict=True))
-        if keep:
-            self._memo.update(fresh)
-        return [self._memo[s] if s in self._memo else fresh[s] for s in seqs]
+            for seq, arr in zip(part, arrays, strict=True):
+                if memo is not None and memo.filling:
+                    memo.add(seq, arr)
+                else:
+                    fresh[seq] = arr.astype(np.float16)
+        return [memo.get(s) if memo is not None and s in memo else fresh[s] for s in seqs]
 
     # ------------------------------------------------------------------ estimator interface
     def fit(self, seqs: Sequence[str], y: np.ndarray, valid: tuple[Sequence[str], np.ndarray] | None = None):
         """Embed ``seqs`` (and ``valid``'s) once, then train the head (see the module doc)."""
         from bioseq.models.external.head_fit import train_head
 
-        x = self._residues(seqs, keep=True)
-        xv = None if valid is None else (self._residues(valid[0], keep=True), np.asarray(valid[1]))
+        everything = list(dict.fromkeys([*seqs, *(valid[0] if valid is not None else ())]))
+        rows = len(everything) if self._pooled_only() else sum(map(len, everything))
+        self._memo = ResidueStore(rows, self.hparams["encoder_dim"])
+        self._memo.filling = True
+        try:
+            x = self._residues(seqs)
+            xv = None if valid is None else (self._residues(valid[0]), np.asarray(valid[1]))
+        finally:
+            self._memo.filling = False
         self.history = train_head(self.net, x, np.asarray(y), xv, self.task, self.hparams)
         return self
 
