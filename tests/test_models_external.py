@@ -101,6 +101,10 @@ def test_moved_weights_keep_their_fingerprint_other_weights_do_not(world, tmp_pa
     fp = open_encoder(world["esm"]).fingerprint
     assert open_encoder(f"esm:{tmp_path / 'moved.pt'}").fingerprint == fp
     assert open_encoder(f"esm:{tmp_path / 'other.pt'}").fingerprint != fp
+    import hashlib
+
+    plain = hashlib.sha256((tmp_path / "moved.pt").read_bytes()).hexdigest()  # what sha256sum prints
+    assert open_encoder(f"esm:{tmp_path / 'moved.pt'}").weights_digest() == plain
 
 
 def test_esm_pooled_is_the_mean_of_window_averaged_residues(world) -> None:

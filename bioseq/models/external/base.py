@@ -52,11 +52,21 @@ _DIGESTS: dict[tuple, str] = {}
 
 
 def digest_files(files: Sequence[Path], root: Path) -> str:
-    """sha256 hex over ``files`` in order: each file's name relative to ``root`` (``.`` for ``root`` itself),
-    size and bytes."""
+    """sha256 hex of the weights: for ``root`` a single file, of its bytes (what ``sha256sum`` prints, so a
+    user can check it against a published checksum); for a directory, over ``files`` in order, each as its
+    name relative to ``root``, size and bytes."""
     key = tuple((str(f), f.stat().st_size, f.stat().st_mtime_ns) for f in files) + (str(root),)
     if key in _DIGESTS:
         return _DIGESTS[key]
+    h = hashlib.sha256()
+    for f in files:
+        if f != root:
+            h.update(f"{f.relative_to(root).as_posix()}\0{f.stat().st_size}\0".encode())
+        with open(f, "rb") as fh:
+            while block := fh.read(_HASH_BLOCK):
+                h.update(block)
+    _DIGESTS[key] = h.hexdigest()
+    return _DIGESTS[key]
     h = hashlib.sha256()
     for f in files:
         h.update(f"{f.relative_to(root).as_posix()}\0{f.stat().st_size}\0".encode())
@@ -149,7 +159,7 @@ class Encoder:
     def weights_digest(self) -> str:
         """sha256 of :meth:`weights_files` (computed once; no torch)."""
         if self._digest is None:
-            self._digest = digest_files(self.weights_files(), self.path)  # a single file: its name is not hashed
+            self._digest = digest_files(self.weights_files(), self.path)
         return self._digest
 
     def config(self) -> dict[str, Any]:
