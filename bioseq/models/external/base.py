@@ -67,14 +67,6 @@ def digest_files(files: Sequence[Path], root: Path) -> str:
                 h.update(block)
     _DIGESTS[key] = h.hexdigest()
     return _DIGESTS[key]
-    h = hashlib.sha256()
-    for f in files:
-        h.update(f"{f.relative_to(root).as_posix()}\0{f.stat().st_size}\0".encode())
-        with open(f, "rb") as fh:
-            while block := fh.read(_HASH_BLOCK):
-                h.update(block)
-    _DIGESTS[key] = h.hexdigest()
-    return _DIGESTS[key]
 
 
 class EncoderTokenizer:
