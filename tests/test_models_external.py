@@ -303,3 +303,17 @@ def test_residue_store_in_memory_and_on_disk() -> None:
             np.testing.assert_array_equal(store.get(seq), arr.astype(np.float16))
         with pytest.raises(ValueError, match="full"):
             store.add("W", arrays["AC"])
+
+
+def test_a_classifier_created_directly_records_the_encoder(world) -> None:
+    """Without the trainer's adapt_hparams (Classifier.create from the API), the classifier's own copy of
+    the hyper-parameters still records the encoder's absolute path, sha256 and width."""
+    from bioseq.models.classifier import Classifier
+    from bioseq.tokenize.kmer import KmerTokenizer
+
+    hp = MODELS.get("esm-head").default_hparams("protein")
+    hp["encoder"] = world["esm"]
+    model = Classifier.create("esm-head", KmerTokenizer(alphabet="protein"), ["a", "b"], "binary", hp)
+    enc = open_encoder(world["esm"])
+    assert model.hparams["encoder_sha256"] == enc.weights_digest() and model.hparams["encoder_dim"] == 32
+    assert model.hparams["encoder"] == enc.spec and model.embedding_dim == 64
