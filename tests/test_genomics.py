@@ -4,6 +4,7 @@ variant effects on a small synthetic genome with a planted motif."""
 from __future__ import annotations
 
 import random
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -541,3 +542,78 @@ def test_scan_and_variant_effect_cli_progress_bars(tmp_path, genomes, chroms, mo
     assert main(effect) == 0
     assert "variant-effect: 1 rec" in capsys.readouterr().err
     assert main([*scan, "--no-progress"]) == 0 and f"{total}/{total}" not in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------ the README's example
+EXAMPLE_DIR = Path(__file__).resolve().parent / "data" / "genomics"
+
+
+def write_training_set(path, n=200):
+    """WINDOW-letter records labelled `motif` (the planted motif somewhere) or `background`."""
+    rng = random.Random(11)
+    with open(path, "w") as fh:
+        for i in range(n):
+            seq = rand_seq(rng, WINDOW)
+            if i % 2:
+                at = rng.randint(0, WINDOW - len(MOTIF))
+                seq = seq[:at] + MOTIF + seq[at + len(MOTIF):]
+            fh.write(f">w{i} label={'motif' if i % 2 else 'background'}\n{seq}\n")
+    return path
+
+
+def example_variants(chroms):
+    """A sorted VCF's rows: an SNV breaking the motif, background SNVs, a multi-allelic record, an indel."""
+    s1, s2 = chroms["chr1"], chroms["chr2"].upper()
+    mid = MOTIF_AT + 8
+    return [
+        ("chr1", 101, "bg1", s1[100], "A" if s1[100] != "A" else "C"),
+        ("chr1", mid + 1, "in_motif", s1[mid], "A" if s1[mid] != "A" else "T"),
+        ("chr1", 2001, "multi", s1[2000], "AC,G" if s1[2000] != "G" else "AC,T"),
+        ("chr1", 2501, "del", s1[2500:2503], s1[2500]),
+        ("chr2", 501, "bg2", s2[500], "A" if s2[500] != "A" else "C"),
+    ]
+
+
+def write_example(directory):
+    """The README's small synthetic genome: genome.fa (+ .fai), train.fa, regions.bed, variants.vcf."""
+    chroms = make_genome()
+    write_fasta(directory / "genome.fa", chroms)
+    with Genome(directory / "genome.fa"):
+        pass  # writes genome.fa.fai
+    write_training_set(directory / "train.fa")
+    (directory / "regions.bed").write_text(
+        f"chr1\t{MOTIF_AT - 42}\t{MOTIF_AT + 58}\tmotif_site\t0\t+\n"
+        "chr1\t500\t600\tbackground_site\t0\t-\nchr2\t600\t700\n"
+    )
+    write_vcf(directory / "variants.vcf", example_variants(chroms))
+
+
+def test_the_shipped_example_is_what_the_helpers_make(tmp_path):
+    write_example(tmp_path)
+    for name in ("genome.fa", "genome.fa.fai", "train.fa", "regions.bed", "variants.vcf"):
+        assert (tmp_path / name).read_bytes() == (EXAMPLE_DIR / name).read_bytes(), name
+
+
+def test_readme_genomics_example_runs(tmp_path, monkeypatch, capsys):
+    """The commands of the README's genomics example, as written there, on a copy of tests/data/genomics:
+    the scan's peak covers the planted motif, the motif-breaking SNV has the largest effect."""
+    import shlex
+    import shutil
+
+    readme = (EXAMPLE_DIR.parents[2] / "README.md").read_text()
+    block = readme.split("<!-- genomics example -->", 2)[1]
+    commands = [line.split("#")[0].strip() for line in block.splitlines() if line.startswith("bioseq ")]
+    assert [c.split()[1] for c in commands] == ["train", "predict", "scan", "variant-effect"]
+    shutil.copytree(EXAMPLE_DIR, tmp_path / "genomics")
+    monkeypatch.chdir(tmp_path / "genomics")
+    for command in commands:
+        assert main(shlex.split(command)[1:]) == 0, capsys.readouterr().err
+    table = read_predictions("regions.tsv")
+    assert table.ids == ["motif_site", "background_site", "chr2:600-700(.)"]
+    assert table.predicted == ["motif", "background", "background"]
+    peaks = [line.split("\t") for line in open("peaks.bed").read().splitlines()]
+    assert any(p[0] == "chr1" and int(p[1]) <= MOTIF_AT < int(p[2]) for p in peaks)
+    rows = [line.split("\t") for line in open("effects.tsv").read().splitlines()]
+    deltas = {(r[2], r[4]): abs(float(r[rows[0].index("delta_motif")])) for r in rows[1:]}
+    assert max(deltas, key=deltas.get)[0] == "in_motif" and len(deltas) == 6
+
