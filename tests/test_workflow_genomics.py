@@ -141,10 +141,12 @@ def test_a_wrong_name_or_missing_file_is_refused_naming_the_key(tmp_path: Path, 
 
 @pytest.mark.slow
 def test_module_import_runs_the_genomics_rules(tmp_path: Path) -> None:
-    """Renamed module rules (`bioseq_*`) plan the sections too: the checkpoint works under its new name."""
+    """Renamed module rules (`bioseq_*`) run the sections too: the checkpoint works under its new name.
+    Here `shard_mb` groups both chromosomes (3,000 + 800 bp >= 0.0035 Mb only together) into one job."""
     work = tmp_path / "work"
     work.mkdir()
     cfg = genomics_config(work)
+    cfg["scan"]["shard_mb"] = 0.0035
     (work / "module.yaml").write_text(yaml.safe_dump({"bioseq": cfg}))
     snakefile = Path(__file__).resolve().parents[1] / "bioseq" / "workflow" / "Snakefile"
     (work / "Snakefile").write_text(
@@ -154,7 +156,9 @@ def test_module_import_runs_the_genomics_rules(tmp_path: Path) -> None:
     res = snakemake("--cores", "2", "--configfile", "module.yaml", "--until", "bioseq_gather_scan",
                     cwd=work, snakefile=work / "Snakefile")
     assert res.returncode == 0, res.stderr[-3000:]
-    assert (work / "results" / "scan" / "toy.kmer.bedGraph").stat().st_size > 0
+    assert [p.name for p in (work / "logs" / "scan").iterdir()] == ["toy.kmer.1-of-1.log"]
+    track = (work / "results" / "scan" / "toy.kmer.bedGraph").read_text()
+    assert {line.split("\t")[0] for line in track.splitlines()} == {"chr1", "chr2"}
 
 
 def test_the_demo_config_ships_a_commented_example() -> None:
