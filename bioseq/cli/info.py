@@ -47,7 +47,7 @@ def summary(meta: dict[str, Any]) -> str:
         lines.append(
             f"validation:   {shown} (selected on {sel}, epoch {meta.get('best_epoch')}, stopped: {meta.get('stopped')})"
         )
-    return "\n".join(lines + _data_lines(data) + _footer(meta))
+    return "\n".join(lines + _data_lines(data) + _length_lines(meta) + _footer(meta))
 
 
 def _strands(meta: dict) -> str:
@@ -69,6 +69,14 @@ def _data_lines(data: dict[str, Any]) -> list[str]:
         f"validated on {data.get('n_valid')} ({data.get('valid_source')})",
         f"data sha256:  train {data.get('train')}  valid {data.get('valid')}",
     ]
+
+
+def _length_lines(meta: dict[str, Any]) -> list[str]:
+    """The training sequences' lengths (the default window of ``bioseq scan``); none in older bundles."""
+    lengths = meta.get("train_lengths") or {}
+    if not lengths:
+        return []
+    return [f"train length: min {lengths.get('min')}, median {lengths.get('median')}, max {lengths.get('max')} letters"]
 
 
 def _footer(meta: dict[str, Any]) -> list[str]:
@@ -114,7 +122,7 @@ def ensemble_summary(meta: dict[str, Any]) -> str:
     training = meta.get("training") or {}
     if training.get("max_time_min") is not None:
         lines.append(f"budget:       {training['max_time_min']} min; {training.get('budget_split')}")
-    return "\n".join(lines + _data_lines(meta.get("data_fingerprint") or {}) + _footer(meta))
+    return "\n".join(lines + _data_lines(meta.get("data_fingerprint") or {}) + _length_lines(meta) + _footer(meta))
 
 
 def run(args: argparse.Namespace) -> int:

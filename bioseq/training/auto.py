@@ -44,7 +44,7 @@ from bioseq.models.classifier import Classifier
 from bioseq.models.ensemble import ENSEMBLE_ARCH, EnsembleClassifier, weighted_average
 from bioseq.models.registry import get_model, resolve_hparams
 from bioseq.training.config import TrainConfig
-from bioseq.training.labels import label_counts
+from bioseq.training.labels import label_counts, length_summary
 from bioseq.training.loop import DistContext, FitResult, _finite
 from bioseq.training.single import LabelledData, fit_member, load_data, log_data
 
@@ -260,6 +260,7 @@ def _record_metadata(
     ensemble.metadata.update(
         data_fingerprint=dict(trained[0].model.metadata["data_fingerprint"]),
         label_counts=label_counts(data.train.labels),
+        train_lengths=length_summary(data.train.seqs),
         selection_metric=sel,
         metrics=metrics,
         candidates=candidates,

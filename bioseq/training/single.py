@@ -48,7 +48,7 @@ from bioseq.tokenize.kmer import KmerTokenizer
 from bioseq.training.checkpoint import checkpoint_path
 from bioseq.training.config import TrainConfig
 from bioseq.training.data import LabelledSet, load_labelled, resolve_alphabet, stratified_split
-from bioseq.training.labels import infer_task, label_counts
+from bioseq.training.labels import infer_task, label_counts, length_summary
 from bioseq.training.loop import (
     DistContext,
     FitResult,
@@ -346,6 +346,7 @@ def record_metadata(model: Classifier, data: LabelledData, sel: str, fit: FitRes
             "valid_source": data.valid.source,
         },
         label_counts=label_counts(data.train.labels),
+        train_lengths=length_summary(data.train.seqs),
         selection_metric=sel,
         metrics=fit.best_metrics,
         best_epoch=fit.best_epoch,
