@@ -1,29 +1,48 @@
-"""Held-out accuracy of every architecture on the real datasets, next to published figures.
+"""Held-out accuracy of every architecture on the real datasets, next to peers and published figures.
 
 Trains each architecture on each dataset's train split (validation split for
-early stopping) within a wall-clock budget on this CPU, predicts the untouched
-test split, and prints accuracy / macro-F1 / MCC as mean +- standard deviation
-over several seeds (one seed is noise, not progress). The published
-figures come from ../shared/data/README.md and are NOT always on the same split:
-the ``note`` column says how far they compare.
+early stopping) within a wall-clock budget on this CPU (``--budget`` minutes per
+run, 5 by default), predicts the untouched test split, and prints accuracy /
+macro-F1 / MCC as mean +- standard deviation over several seeds (one seed is
+noise, not progress), then each set's ``auto`` figure against the accuracy
+issue's target. The published figures come from ../shared/data/README.md and
+are NOT always on the same split: the ``note`` column says how far they compare.
 
-    python bench/accuracy.py                       # all bundled sets, 3 seeds
+Rows:
+
+* ``kmer-linear``, ``cnn-lstm``, ``transformer``: ``bioseq.train(arch=...)``.
+* ``auto``: the trainer's own ensemble selection
+  (:func:`bioseq.training.auto.choose_ensemble`: each DNA/RNA member reads both
+  strands if that raises its validation score, then greedy weights on the
+  validation split) over the same seed's kmer-linear, cnn-lstm and transformer
+  bundles above -- what ``bioseq train --arch auto --max-time 2B`` does with B
+  minutes per net. So the single-architecture rows are auto's members, and one
+  run gives both without training the nets twice.
+* ``tfidf-pipeline``: a plain scikit-learn peer: character 1-6-grams (1-3 for
+  proteins) through ``HashingVectorizer`` (2**20 columns),
+  ``TfidfTransformer`` and ``LogisticRegression``, its C chosen like
+  kmer-linear's (lowest validation log loss on kmer-linear's default grid, fitted
+  on the training split, with the same class weights as the trainer:
+  ``--class-weight``, balanced by default).
+* ``gb-cnn``: the genomic-benchmarks package's own torch CNN
+  (``pip install genomic-benchmarks``; it installs beside torch 2.13 CPU)
+  trained as its example notebooks do: 10 epochs, batch 32, embedding 100.
+
+kmer-linear and the pipeline are deterministic: they run once (seed 0) whatever
+``--seeds``. Runs go seed-major (all sets at seed 0, then seed 1, ...); with
+``--json`` every finished run is written at once and a rerun of the same command
+resumes where it stopped. Bundles are kept with ``--workdir`` (``auto`` reads
+them).
+
+    python bench/accuracy.py --workdir runs --json runs/accuracy.json      # everything, 3 seeds
     python bench/accuracy.py --datasets splice_uci --archs cnn-lstm --seeds 1
-    python bench/accuracy.py --budget 4 --json bench/results/accuracy.json
+    # the nets in one process, the peers and auto in another, one table:
+    python bench/accuracy.py --archs kmer-linear tfidf-pipeline cnn-lstm transformer \
+        --workdir runs --json runs/nets.json
+    python bench/accuracy.py --archs gb-cnn auto --workdir runs --json runs/peers.json --with-runs runs/nets.json
 
 The deeploc2_singlelabel set (7 MB) is not bundled; it is used when
 ../shared/data/deeploc2_singlelabel exists and ``--datasets`` names it.
-
-``tfidf-pipeline`` is a plain scikit-learn peer measured on the same splits in
-the same run: character 1-6-grams (1-3 for proteins) through
-``HashingVectorizer`` (2**20 columns), ``TfidfTransformer`` and
-``LogisticRegression``, its C chosen like kmer-linear's (lowest validation log
-loss on kmer-linear's default grid, fitted on the training split, with the
-same class weights as the trainer: ``--class-weight``, balanced by default). kmer-linear
-and the pipeline are deterministic: they run once (seed 0) whatever ``--seeds``.
-
-    python bench/accuracy.py --archs kmer-linear tfidf-pipeline --datasets ienhancer2l_enhancer \
-        gb_nontata_promoters_testsplit splice_uci ampscanner_v2_amp deeploc2_singlelabel
 """
 
 from __future__ import annotations
@@ -356,13 +375,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--json", type=Path, help="write every run here as it finishes, and resume from it")
     parser.add_argument("--workdir", type=Path, help="keep the trained bundles here (default: a temporary folder)")
+    parser.add_argument("--with-runs", type=Path, nargs="*", default=[],
+                        help="read-only JSON files of runs made by another invocation (e.g. the nets, trained "
+                             "while this one adds the peers and auto from the same --workdir): shown in the "
+                             "table and used for auto's member times, never rewritten")
     parser.add_argument("--class-weight", default="balanced", choices=["balanced", "none"],
                         help="class weights of every model, the pipeline included (default: the trainer's)")
     args = parser.parse_args(argv)
     class_weight = None if args.class_weight == "none" else args.class_weight
 
     rows = load_rows(args.json)
-    done = {(r["dataset"], r["arch"], r["seed"]) for r in rows}
+    others = [r for path in args.with_runs for r in load_rows(path)]
+    done = {(r["dataset"], r["arch"], r["seed"]) for r in rows + others}
     with tempfile.TemporaryDirectory() as tmp:
         workdir = args.workdir or Path(tmp)
         workdir.mkdir(parents=True, exist_ok=True)
@@ -370,7 +394,7 @@ def main(argv: list[str] | None = None) -> int:
             if (name, arch, seed) in done:
                 continue
             if arch == AUTO:
-                r = run_auto(name, seed, workdir, rows, class_weight)
+                r = run_auto(name, seed, workdir, rows + others, class_weight)
             else:
                 r = run_one(name, arch, seed, args.budget, args.threads, workdir, class_weight)
             rows.append(r)
@@ -381,7 +405,7 @@ def main(argv: list[str] | None = None) -> int:
                 f"mcc={r['mcc']:.3f} ({r['train_s']:.1f} s{chosen})",
                 flush=True,
             )
-    print_table(summarise(rows))
+    print_table(summarise(rows + others))
     return 0
 
 
