@@ -152,6 +152,22 @@ def test_cut_windows():
     assert [p.tolist() for p in parts] == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9]]
 
 
+def test_read_corpus_windows_every_record_once_and_encodes_long_records_alone(monkeypatch):
+    import bioseq.training.pretrain as pt
+
+    monkeypatch.setattr(pt, "ENCODE_LETTERS", 300)  # the 1,000-letter record cannot share a tokenizer call
+    rng = random.Random(3)
+    recs = [SequenceItem(f"r{i}", "".join(rng.choice("ACGT") for _ in range(n)), None)
+            for i, n in enumerate([40, 1000, 2, 77, 130])]
+    tok = KmerTokenizer(k=4, stride=2)
+    corpus = pt.read_corpus([recs], tok, 64, rc=True)
+    want = sorted(tuple(w) for r in recs if len(r.seq) >= 4 for w in cut_windows(tok.encode(r.seq), 64))
+    assert sorted(tuple(w) for w in corpus.windows) == want
+    assert [len(w) for w in corpus.rc_windows] == [len(w) for w in corpus.windows]
+    (info,) = corpus.inputs
+    assert (info["n_records"], info["n_too_short"], info["n_letters"]) == (5, 1, 1249)
+
+
 # ----------------------------------------------------------------------------- pretraining
 
 

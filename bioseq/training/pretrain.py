@@ -71,6 +71,7 @@ log = logging.getLogger("bioseq.training")
 
 MAX_VALID = 5000  # held-out windows at most: scoring them costs time every epoch
 READ_CHUNK = 2048
+ENCODE_LETTERS = 1 << 22  # padded letters per tokenizer call (a longer record is encoded alone)
 VALID_MASK_SEED = 7  # the validation masks' stream, fixed for the whole run
 DEFAULT_LR = 1e-3
 
@@ -105,10 +106,22 @@ def cut_windows(tokens: np.ndarray, max_tokens: int) -> list[np.ndarray]:
 
 
 def _encode_windows(tokenizer: KmerTokenizer, seqs: list[str], ids: list[str], max_tokens: int) -> list[np.ndarray]:
-    mat, lengths = tokenizer.encode_batch(seqs, ids=ids)
+    """The windows of ``seqs`` (in no particular order). Records are encoded in length-sorted groups
+    of at most :data:`ENCODE_LETTERS` padded letters, so one chromosome among short reads is encoded
+    alone instead of padding every read of its chunk to its length."""
+    lens = np.fromiter(map(len, seqs), np.int64, len(seqs))
+    order = np.argsort(lens, kind="stable")
     out: list[np.ndarray] = []
-    for row, n in zip(mat, lengths, strict=True):
-        out += cut_windows(row[: int(n)], max_tokens)
+    start = 0
+    while start < len(order):
+        end = start + 1
+        while end < len(order) and (end + 1 - start) * lens[order[end]] <= ENCODE_LETTERS:
+            end += 1
+        group = order[start:end]
+        mat, lengths = tokenizer.encode_batch([seqs[i] for i in group], ids=[ids[i] for i in group])
+        for row, n in zip(mat, lengths, strict=True):
+            out += cut_windows(row[: int(n)], max_tokens)
+        start = end
     return out
 
 
