@@ -228,6 +228,30 @@ def test_pretraining_resumes_exactly(tmp_path, monkeypatch):
         quick_pretrain(data, epochs=3, patience=None, output=out, resume=True, mask_rate=0.3)
 
 
+PRETRAIN_RANK_SCRIPT = """
+import json, os, sys
+import numpy as np
+import bioseq
+
+out_dir, kwargs = sys.argv[1], json.loads(sys.argv[2])
+enc = bioseq.pretrain(**kwargs, distributed=True)
+np.savez(os.path.join(out_dir, f"weights{os.environ['RANK']}.npz"), **enc.state_arrays())
+"""
+
+
+def test_pretraining_under_ddp_keeps_the_ranks_identical_and_rank_0_writes(tmp_path):
+    from test_distributed import start_ranks, wait_ranks
+
+    corpus = write_fasta(tmp_path / "u.fa", motif_corpus(64))
+    kwargs = {"inputs": str(corpus), "arch": "cnn-lstm", "hparams": TINY["cnn-lstm"], "epochs": 2, "batch_size": 16,
+              "patience": None, "threads": 1, "progress": False, "output": str(tmp_path / "enc.safetensors")}
+    wait_ranks(start_ranks(2, tmp_path, kwargs, PRETRAIN_RANK_SCRIPT))
+    w0, w1 = np.load(tmp_path / "weights0.npz"), np.load(tmp_path / "weights1.npz")
+    assert all(np.array_equal(w0[k], w1[k]) for k in w0.files)
+    enc = load_encoder(tmp_path / "enc.safetensors")
+    assert enc.metadata["training"]["world_size"] == 2 and len(enc.metadata["history"]) == 2
+
+
 def test_bad_pretraining_input_is_named(tmp_path):
     bad = tmp_path / "bad.fa"
     bad.write_text(">ok\nACGTACGTAC\n>oops\nACGT!ACGT\n")
