@@ -361,3 +361,18 @@ def test_cli_pretrain_then_train_init(tmp_path, capsys):
     assert "conflicts with the encoder" in capsys.readouterr().err
     assert main(["train", str(lab), "-o", str(tmp_path / "y.st"), "-q"]) == 1
     assert "--arch" in capsys.readouterr().err
+
+
+def test_cli_pretrain_on_bed_regions_of_a_genome(tmp_path):
+    pytest.importorskip("pysam")
+    rng = random.Random(4)
+    genome = tmp_path / "g.fa"
+    genome.write_text(">chr1\n" + "".join(rng.choice("ACGT") for _ in range(3000)) + "\n")
+    bed = tmp_path / "r.bed"
+    bed.write_text("".join(f"chr1\t{i * 100}\t{i * 100 + 80}\tr{i}\n" for i in range(25)))
+    enc = tmp_path / "enc.safetensors"
+    hp = '{"conv_filters": [8], "rnn_hidden": 8}'
+    assert main(["pretrain", "--regions", str(bed), "--genome", str(genome), "-o", str(enc), "--arch", "cnn-lstm",
+                 "--hparams", hp, "--epochs", "1", "-q"]) == 0
+    (info,) = load_encoder(enc).metadata["pretrain_data"]
+    assert (info["n_records"], info["n_letters"]) == (25, 25 * 80)
