@@ -147,22 +147,26 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     rows, encoders = [], {}
+
+    def save() -> None:  # after every run: an interrupted benchmark keeps what it measured
+        if args.json:
+            args.json.parent.mkdir(parents=True, exist_ok=True)
+            record = {"runs": rows, "summary": summarise(rows), "pretraining": [e[1] for e in encoders.values()],
+                      "pretrain_minutes": args.pretrain_minutes, "budget_min": args.budget, "threads": args.threads}
+            args.json.write_text(json.dumps(record, indent=1))
+
     with tempfile.TemporaryDirectory() as tmp:
         for name in args.datasets:
             alphabet = alphabet_of(name)
             if alphabet not in encoders:
                 encoders[alphabet] = pretrain_encoder(alphabet, args.arch, args.pretrain_minutes, args.threads,
                                                       Path(tmp))
+                save()
             for seed in range(args.seeds):
-                rows.append(fine_tune(name, args.arch, None, seed, args.budget, args.threads))
-                rows.append(fine_tune(name, args.arch, encoders[alphabet][0], seed, args.budget, args.threads))
-    summary = summarise(rows)
-    print_table(summary)
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        record = {"runs": rows, "summary": summary, "pretraining": [e[1] for e in encoders.values()],
-                  "pretrain_minutes": args.pretrain_minutes, "budget_min": args.budget, "threads": args.threads}
-        args.json.write_text(json.dumps(record, indent=1))
+                for init in (None, encoders[alphabet][0]):
+                    rows.append(fine_tune(name, args.arch, init, seed, args.budget, args.threads))
+                    save()
+    print_table(summarise(rows))
     return 0
 
 
