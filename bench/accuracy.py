@@ -40,6 +40,7 @@ them).
     python bench/accuracy.py --archs kmer-linear tfidf-pipeline cnn-lstm transformer \
         --workdir runs --json runs/nets.json
     python bench/accuracy.py --archs gb-cnn auto --workdir runs --json runs/peers.json --with-runs runs/nets.json
+    python bench/accuracy.py --pretrained [bench/pretrained.py's options]   # pretrained vs scratch
 
 The deeploc2_singlelabel set (7 MB) is not bundled; it is used when
 ../shared/data/deeploc2_singlelabel exists and ``--datasets`` names it.
@@ -411,4 +412,9 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     os.environ.setdefault("PYTHONHASHSEED", "0")
+    if "--pretrained" in sys.argv[1:]:  # pretrained vs from scratch: bench/pretrained.py (its own options)
+        import runpy
+
+        sys.argv = [str(Path(__file__).with_name("pretrained.py"))] + [a for a in sys.argv[1:] if a != "--pretrained"]
+        runpy.run_path(sys.argv[0], run_name="__main__")
     sys.exit(main())

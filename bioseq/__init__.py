@@ -5,7 +5,8 @@ pay for torch until a model is used):
 
 * :func:`read` -- stream labelled ``SeqRecord``s from FASTA/FASTQ/GenBank/EMBL.
 * :class:`KmerTokenizer` -- vectorised k-mer token ids for DNA, RNA and protein.
-* :func:`train` -- train a classifier and write a model bundle.
+* :func:`train` -- train a classifier and write a model bundle (``init=``: fine-tune a pretrained encoder).
+* :func:`pretrain` -- masked-token pretraining of an encoder on unlabelled sequences.
 * :class:`Model` -- what ``train`` and ``load`` return: predict, embed, save.
 * :func:`load` -- load a model bundle (never unpickles code) as a :class:`Model`
   (an ``--arch auto`` bundle: an :class:`EnsembleModel`, same methods).
@@ -27,6 +28,7 @@ _LAZY = {
     "read": ("bioseq.io.readers", "read"),
     "KmerTokenizer": ("bioseq.tokenize.kmer", "KmerTokenizer"),
     "train": ("bioseq.api", "train"),
+    "pretrain": ("bioseq.api", "pretrain"),
     "load": ("bioseq.api", "load"),
     "Model": ("bioseq.api", "Model"),
     "EnsembleModel": ("bioseq.api", "EnsembleModel"),

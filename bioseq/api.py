@@ -23,6 +23,7 @@ from bioseq.models.classifier import Classifier
 from bioseq.models.ensemble import EnsembleClassifier
 from bioseq.predict import Predictions, predict, predict_to_file
 from bioseq.training.api import train as train_classifier
+from bioseq.training.pretrain import pretrain as pretrain_encoder
 
 
 class _FileMethods:
@@ -104,3 +105,8 @@ def load(path: str | os.PathLike[str], device: str = "cpu") -> Model | EnsembleM
 @functools.wraps(train_classifier)
 def train(*args: Any, **kwargs: Any) -> Model | EnsembleModel:
     return wrap(train_classifier(*args, **kwargs))
+
+
+@functools.wraps(pretrain_encoder)
+def pretrain(*args: Any, **kwargs: Any) -> Any:
+    return pretrain_encoder(*args, **kwargs)

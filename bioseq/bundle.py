@@ -44,12 +44,13 @@ import numpy as np
 from bioseq._version import __version__
 from bioseq.errors import BioseqError, BundleError
 from bioseq.io.atomic import atomic_path
-from bioseq.models.config_schema import check_config, check_depth, check_fingerprint
+from bioseq.models.config_schema import ENCODER_KIND, check_config, check_depth, check_fingerprint
 from bioseq.models.ensemble import ENSEMBLE_KIND, EnsembleClassifier
 from bioseq.models.fingerprint import FINGERPRINT_FORMAT, canonical_json, compute_fingerprint
 
 if TYPE_CHECKING:
     from bioseq.models.classifier import Classifier
+    from bioseq.models.encoder import PretrainedEncoder
 
 FORMAT_NAME = FINGERPRINT_FORMAT
 # The newest format this bioseq reads and writes. 2: torch weights named trunk.* / pool.* / head.*
@@ -59,6 +60,8 @@ FORMAT_VERSION = 3
 SINGLE_FORMAT_VERSION = 2
 _REQUIRED = {
     "single": ("arch", "kind", "tokenizer", "labels", "task", "hparams"),
+    # a pretrained encoder (format 3, `bioseq pretrain`): a trunk, its tokenizer, no labels
+    ENCODER_KIND: ("arch", "kind", "tokenizer", "hparams", "fingerprint"),
     # an ensemble (format 3, new) must carry its fingerprint: it is what covers the members
     ENSEMBLE_KIND: ("arch", "kind", "labels", "task", "alphabet", "members", "weights", "fingerprint"),
 }
@@ -66,8 +69,9 @@ METADATA_KEY = "bioseq"
 _MAX_HEADER = 100 * 1024 * 1024  # safetensors' own limit
 
 
-def save_bundle(model: Classifier | EnsembleClassifier, path: str | os.PathLike[str]) -> Path:
-    """Write ``model`` (a classifier or an ensemble) to ``path`` atomically (a crash leaves the old file or none).
+def save_bundle(model: Classifier | EnsembleClassifier | PretrainedEncoder, path: str | os.PathLike[str]) -> Path:
+    """Write ``model`` (a classifier, an ensemble or a pretrained encoder) to ``path`` atomically
+    (a crash leaves the old file or none).
 
     Returns:
         The path written.
@@ -77,7 +81,7 @@ def save_bundle(model: Classifier | EnsembleClassifier, path: str | os.PathLike[
     tensors = {k: np.ascontiguousarray(v) for k, v in model.state_arrays().items()}
     meta = dict(model.metadata)
     meta.update(model.config())
-    version = FORMAT_VERSION if model.kind == ENSEMBLE_KIND else SINGLE_FORMAT_VERSION
+    version = SINGLE_FORMAT_VERSION if model.kind in ("torch", "sklearn") else FORMAT_VERSION
     meta.update(format=FORMAT_NAME, format_version=version, bioseq_version=__version__)
     meta.setdefault("created", _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"))
     meta["fingerprint"] = compute_fingerprint(tensors, meta)
@@ -161,7 +165,8 @@ def _check_metadata(text: str, path: Path) -> dict[str, Any]:
             f"{info.get('bioseq_version', '?')})",
             path=path,
         )
-    required = _REQUIRED[ENSEMBLE_KIND if info.get("kind") == ENSEMBLE_KIND else "single"]
+    kind = info.get("kind")
+    required = _REQUIRED[kind if kind in (ENSEMBLE_KIND, ENCODER_KIND) else "single"]
     missing = [k for k in required if k not in info]
     if missing:
         raise BundleError(f"bioseq metadata lacks {', '.join(missing)}", path=path)
@@ -220,6 +225,12 @@ def load(
     from bioseq.models.classifier import Classifier
 
     tensors, info = read_arrays(path)
+    if info.get("kind") == ENCODER_KIND:
+        raise BundleError(
+            "is a pretrained encoder (bioseq pretrain), not a classifier: fine-tune it with "
+            f"`bioseq train TRAIN --init {path} -o MODEL.safetensors` (Python: bioseq.train(..., init=...))",
+            path=path,
+        )
     try:
         if info.get("kind") == ENSEMBLE_KIND:
             return (ensemble_cls or EnsembleClassifier).from_arrays(info, tensors, device=device)
@@ -230,3 +241,24 @@ def load(
         raise
     except BioseqError as exc:
         raise BundleError(f"{type(exc).__name__}: {exc}", path=path) from None
+
+
+def load_encoder(path: str | os.PathLike[str], device: str = "cpu") -> PretrainedEncoder:
+    """Load a pretrained encoder bundle (``bioseq pretrain``'s output); never unpickles.
+
+    Raises:
+        BundleError: not a bundle, corrupt, or a classifier rather than an encoder (named).
+    """
+    from bioseq.models.encoder import PretrainedEncoder
+
+    tensors, info = read_arrays(path)
+    if info.get("kind") != ENCODER_KIND:
+        raise BundleError(
+            f"is a {info.get('kind')} classifier bundle, not a pretrained encoder: --init takes the output of "
+            "`bioseq pretrain`",
+            path=path,
+        )
+    try:
+        return PretrainedEncoder.from_arrays(info, tensors, device=device)
+    except BundleError as exc:
+        raise BundleError(exc.message, path=path) from None

@@ -71,8 +71,8 @@ with open(os.path.join(out_dir, f"history{rank}.json"), "w") as fh:
 """
 
 
-def start_ranks(world_size: int, out_dir, kwargs: dict) -> list[subprocess.Popen]:
-    """Start ``world_size`` processes with the environment torchrun would give them."""
+def start_ranks(world_size: int, out_dir, kwargs: dict, script: str = RANK_SCRIPT) -> list[subprocess.Popen]:
+    """Start ``world_size`` processes running ``script`` with the environment torchrun would give them."""
     port = str(free_port())
     procs = []
     for rank in range(world_size):
@@ -84,7 +84,7 @@ def start_ranks(world_size: int, out_dir, kwargs: dict) -> list[subprocess.Popen
             MASTER_ADDR="127.0.0.1",
             MASTER_PORT=port,
         )
-        cmd = [sys.executable, "-c", RANK_SCRIPT, str(out_dir), json.dumps(kwargs)]
+        cmd = [sys.executable, "-c", script, str(out_dir), json.dumps(kwargs)]
         procs.append(subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
     return procs
 

@@ -3,6 +3,7 @@ resume, max_time, multilabel, imbalance, alphabet/task inference, splits, early 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -119,27 +120,34 @@ def test_same_seed_gives_identical_weights():
     assert any(not np.array_equal(a[k], c[k]) for k in a)
 
 
-def test_resume_continues_exactly(tmp_path, monkeypatch):
-    data = motif_records(120)
-    straight = quick(data=data, epochs=4, patience=None, output=tmp_path / "a.safetensors")
-
+@contextlib.contextmanager
+def killed_after_epochs(monkeypatch, n):
+    """The job is killed (KeyboardInterrupt) right after the checkpoint of epoch ``n``; the
+    checkpoint writer is restored on leaving, so the test can resume."""
     import bioseq.training.loop as loop
 
     real = loop.save_checkpoint
     calls = {"n": 0}
 
-    def crash_after_two(path, state):
+    def crash(path, state):
         real(path, state)
         calls["n"] += 1
-        if calls["n"] == 2:
-            raise KeyboardInterrupt  # the job is killed after epoch 2
+        if calls["n"] == n:
+            raise KeyboardInterrupt
 
-    monkeypatch.setattr(loop, "save_checkpoint", crash_after_two)
-    out = tmp_path / "b.safetensors"
+    monkeypatch.setattr(loop, "save_checkpoint", crash)
     with pytest.raises(KeyboardInterrupt):
+        yield
+    monkeypatch.setattr(loop, "save_checkpoint", real)
+
+
+def test_resume_continues_exactly(tmp_path, monkeypatch):
+    data = motif_records(120)
+    straight = quick(data=data, epochs=4, patience=None, output=tmp_path / "a.safetensors")
+    out = tmp_path / "b.safetensors"
+    with killed_after_epochs(monkeypatch, 2):
         quick(data=data, epochs=4, patience=None, output=out, log=tmp_path / "b.jsonl")
     assert not out.exists() and (tmp_path / "b.ckpt").exists()
-    monkeypatch.setattr(loop, "save_checkpoint", real)
     resumed = quick(data=data, epochs=4, patience=None, output=out, log=tmp_path / "b.jsonl", resume=True)
     a, b = straight.state_arrays(), resumed.state_arrays()
     assert all(np.array_equal(a[k], b[k]) for k in a)

@@ -23,6 +23,7 @@ from bioseq.io.atomic import refuse_to_overwrite
 COMMANDS = [
     "tokenize",
     "train",
+    "pretrain",
     "predict",
     "evaluate",
     "compare",

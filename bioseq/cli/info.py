@@ -25,6 +25,8 @@ def summary(meta: dict[str, Any]) -> str:
     """Human-readable summary lines of bundle metadata."""
     if meta.get("kind") == "ensemble":
         return ensemble_summary(meta)
+    if meta.get("kind") == "encoder":
+        return encoder_summary(meta)
     tok = meta.get("tokenizer", {})
     data = meta.get("data_fingerprint") or {}
     lines = [
@@ -125,12 +127,32 @@ def ensemble_summary(meta: dict[str, Any]) -> str:
     return "\n".join(lines + _data_lines(meta.get("data_fingerprint") or {}) + _length_lines(meta) + _footer(meta))
 
 
+def encoder_summary(meta: dict[str, Any]) -> str:
+    """Summary of a pretrained encoder (``bioseq pretrain``): trunk, objective, what it was pretrained on."""
+    tok = meta.get("tokenizer", {})
+    lines = [
+        f"arch:         {meta.get('arch')} trunk (pretrained encoder; fine-tune with bioseq train --init)",
+        f"objective:    {meta.get('objective')} {json.dumps(meta.get('masking'))}",
+        f"alphabet:     {meta.get('alphabet')}",
+        f"tokenizer:    k={tok.get('k')} stride={tok.get('stride')} canonical={tok.get('canonical')} "
+        f"vocab_size={tok.get('vocab_size')}",
+        f"hparams:      {json.dumps(meta.get('hparams'), sort_keys=True)}",
+        f"validation:   {', '.join(f'{k}={_fmt(v)}' for k, v in (meta.get('metrics') or {}).items())} "
+        f"(epoch {meta.get('best_epoch')}, stopped: {meta.get('stopped')})",
+    ]
+    for d in meta.get("pretrain_data") or []:
+        lines.append(f"pretrained on: {d.get('source')}: {d.get('n_records')} records, {d.get('n_letters')} letters, "
+                     f"{d.get('n_windows')} windows, sha256 {d.get('sha256')}")
+    return "\n".join(lines + _footer(meta))
+
+
 def run(args: argparse.Namespace) -> int:
-    from bioseq.bundle import load
+    from bioseq.bundle import load, load_encoder, read_metadata
 
     # A full load, not only the header: the fingerprint, the schema and the weights against the
     # architecture are all checked, so info never describes a bundle that predict would refuse.
-    meta = load(args.model).metadata
+    encoder = read_metadata(args.model).get("kind") == "encoder"
+    meta = (load_encoder if encoder else load)(args.model).metadata
     if args.json:
         json.dump(meta, sys.stdout, indent=2, sort_keys=True)
         sys.stdout.write("\n")

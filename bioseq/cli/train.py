@@ -28,7 +28,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     _add_run_arguments(p.add_argument_group("run"))
     add_region_arguments(p, labels=True)
     # Checked by bioseq.cli.main before run(): no output may be one of the inputs.
-    p.set_defaults(run=run, reads=("train", "valid", "labels", "hparams", *REGION_READS), writes=("output", "log"))
+    p.set_defaults(
+        run=run, reads=("train", "valid", "labels", "hparams", "init", *REGION_READS), writes=("output", "log")
+    )
     return p
 
 
@@ -38,9 +40,9 @@ def _add_data_arguments(p: argparse._ArgumentGroup) -> None:
     p.add_argument("--valid", nargs="+", metavar="VALID", help="labelled validation file(s)")
     p.add_argument(
         "--arch",
-        required=True,
         metavar="NAME",
-        help="architecture: cnn-lstm, transformer, kmer-linear (or an installed plugin's), or auto: train "
+        help="architecture (required unless --init gives it): cnn-lstm, transformer, kmer-linear (or an "
+        "installed plugin's), or auto: train "
         "the --candidates within --max-time (kmer-linear first, the rest shared by the nets) and keep the "
         "best single member or a weighted ensemble (weights chosen on validation; never worse there than "
         "its best member)",
@@ -51,6 +53,16 @@ def _add_data_arguments(p: argparse._ArgumentGroup) -> None:
         help="--arch auto only: comma-separated architectures to try (default kmer-linear,cnn-lstm,transformer)",
     )
     p.add_argument("-o", "--output", required=True, metavar="MODEL.safetensors", help="model bundle to write")
+    p.add_argument(
+        "--init",
+        metavar="ENCODER.safetensors",
+        help="fine-tune from a pretrained encoder (bioseq pretrain): its trunk, tokenizer and architecture, a new "
+        "head; with --arch auto it adds the candidate 'pretrained'",
+    )
+    frozen = p.add_mutually_exclusive_group()
+    frozen.add_argument("--freeze-encoder", action="store_true", help="--init: keep the pretrained trunk fixed")
+    frozen.add_argument("--unfreeze-after", type=int, metavar="N",
+                        help="--init: keep the pretrained trunk fixed for N epochs, then train it too")
     p.add_argument("--kmer", type=int, metavar="K", help="k-mer length (default: the architecture's)")
     p.add_argument("--stride", type=int, metavar="S", help="k-mer stride (default: the architecture's)")
     p.add_argument("--canonical", action="store_true", default=None, help="merge k-mers with their reverse complement")
@@ -131,13 +143,19 @@ def _add_run_arguments(p: argparse._ArgumentGroup) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from bioseq.errors import ConfigError
     from bioseq.training.api import train
 
     log_to_stderr(quiet=args.quiet)
+    if args.arch is None and args.init is None:
+        raise ConfigError("give --arch NAME (cnn-lstm, transformer, kmer-linear, auto), or --init ENCODER")
     regions = region_source(args, args.train)
     config = TrainConfig(
         arch=args.arch,
         candidates=args.candidates,
+        init=args.init,
+        freeze_encoder=args.freeze_encoder,
+        unfreeze_after=args.unfreeze_after,
         alphabet=args.alphabet,
         k=args.kmer,
         stride=args.stride,

@@ -72,6 +72,27 @@ def _check_dtypes(arrays: dict[str, np.ndarray], expected: dict[str, Any]) -> No
             raise BundleError(f"tensor {name!r} holds NaN or infinite values")
 
 
+def torch_state_arrays(net: Any) -> dict[str, np.ndarray]:
+    """A torch module's state as numpy arrays (floating point as float32), as bundles store it."""
+    import torch
+
+    out = {}
+    for k, v in net.state_dict().items():
+        t = v.detach().cpu()
+        if t.is_floating_point() and t.dtype != torch.float32:
+            t = t.float()
+        out[k] = t.contiguous().numpy().copy()
+    return out
+
+
+def load_torch_state_arrays(net: Any, arrays: dict[str, np.ndarray]) -> None:
+    """Set a torch module's state from numpy arrays (strict: names, shapes and kinds of number must match)."""
+    import torch
+
+    _check_dtypes(arrays, net.state_dict())
+    net.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in arrays.items()}, strict=True)
+
+
 class Classifier(Fingerprinted):
     """A trained (or new) classifier with its tokenizer, labels and task.
 
@@ -200,15 +221,7 @@ class Classifier(Fingerprinted):
         """Weights as numpy arrays (float32 for floating point), as stored in the bundle."""
         if self.kind != "torch":
             return {k: np.asarray(v) for k, v in self.net.state_dict().items()}
-        import torch
-
-        out = {}
-        for k, v in self.net.state_dict().items():
-            t = v.detach().cpu()
-            if t.is_floating_point() and t.dtype != torch.float32:
-                t = t.float()
-            out[k] = t.contiguous().numpy().copy()
-        return out
+        return torch_state_arrays(self.net)
 
     def load_state_arrays(self, arrays: dict[str, np.ndarray]) -> None:
         """Set the weights from numpy arrays (strict: names and shapes must match)."""
@@ -216,12 +229,8 @@ class Classifier(Fingerprinted):
         if self.kind != "torch":
             self.net.load_state_dict(dict(arrays))  # the estimator checks its own arrays
             return
-        import torch
-
         upgrade = getattr(self.net, "upgrade_state_keys", None)
-        state = upgrade(dict(arrays)) if upgrade is not None else dict(arrays)
-        _check_dtypes(state, self.net.state_dict())
-        self.net.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in state.items()}, strict=True)
+        load_torch_state_arrays(self.net, upgrade(dict(arrays)) if upgrade is not None else dict(arrays))
 
     def config(self) -> dict[str, Any]:
         """The prediction-relevant configuration (what the fingerprint covers)."""

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -121,6 +122,9 @@ class CnnLstmTrunk(nn.Module):
             in_ch = int(out_ch)
         self.convs = nn.ModuleList(convs)
         self.pools = [int(p) for p in pools]
+        # Input tokens per output position (T' = ceil(T / position_stride)): the masked-token
+        # head of pretraining (bioseq.models.encoder) predicts that many tokens per position.
+        self.position_stride = int(np.prod(self.pools)) if self.pools else 1
         # Modules rather than F.relu/F.max_pool1d (no weights, so no change to the bundle):
         # DeepLIFT implementations (tangermeme, captum) apply their rules to modules only.
         self.act = nn.ReLU()

@@ -19,6 +19,9 @@ from typing import Any
 from bioseq.errors import BundleError
 from bioseq.tasks import TASKS
 
+# The kind of a pretrained encoder bundle (bioseq.models.encoder): a trunk and a masked-token
+# head, no labels or task; defined here so the schema and the encoder agree without a cycle.
+ENCODER_KIND = "encoder"
 MAX_DEPTH = 32  # nesting of JSON containers in the metadata (history lists of dicts need 3)
 MAX_LABELS = 100_000
 _FINGERPRINT = re.compile(r"[0-9a-f]{64}")
@@ -47,9 +50,12 @@ def check_config(info: dict[str, Any], ensemble_kind: str = "ensemble") -> None:
     _expect(info.get("arch"), str, "arch")
     if not info["arch"]:
         raise BundleError("metadata key 'arch' is empty")
-    if info.get("kind") not in ("torch", "sklearn", ensemble_kind):
-        raise BundleError(f"metadata key 'kind' must be torch, sklearn or {ensemble_kind}, got {info.get('kind')!r}")
-    _check_labels_and_task(info)
+    if info.get("kind") not in ("torch", "sklearn", ensemble_kind, ENCODER_KIND):
+        raise BundleError(
+            f"metadata key 'kind' must be torch, sklearn, {ensemble_kind} or {ENCODER_KIND}, got {info.get('kind')!r}"
+        )
+    if info["kind"] != ENCODER_KIND:
+        _check_labels_and_task(info)
     if info["kind"] == ensemble_kind:
         _check_ensemble(info)
         return

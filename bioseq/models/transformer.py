@@ -102,6 +102,7 @@ class TransformerTrunk(nn.Module):
         d = int(hp["d_model"])
         self.max_tokens = int(hp["max_tokens"])
         self.prefix_positions = int(hp["pooling"] == "cls")
+        self.position_stride = 1  # one output position per token (after the prefix)
         n_pos = self.max_tokens + self.prefix_positions
         self.embed = nn.Embedding(vocab_size, d, padding_idx=0)
         if hp["positional"] == "learned":

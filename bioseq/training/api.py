@@ -9,7 +9,6 @@ weighted ensemble).
 
 from __future__ import annotations
 
-import contextlib
 from typing import Any
 
 from bioseq.logs import verbose_logging
@@ -17,7 +16,8 @@ from bioseq.models.classifier import Classifier
 from bioseq.models.ensemble import ENSEMBLE_ARCH, EnsembleClassifier
 from bioseq.training.auto import train_auto
 from bioseq.training.config import TrainConfig
-from bioseq.training.loop import DistContext
+from bioseq.training.distributed import maybe_process_group
+from bioseq.training.finetune import resolve_init
 from bioseq.training.single import train_single
 
 
@@ -54,14 +54,8 @@ def train(
 
 
 def _train(train: Any, valid: Any, cfg: TrainConfig) -> Classifier | EnsembleClassifier:
+    cfg = resolve_init(cfg)  # --init: architecture and alphabet from the encoder, conflicts refused
     if cfg.arch == ENSEMBLE_ARCH:
         return train_auto(train, valid, cfg)
-    if cfg.distributed:
-        from bioseq.training.distributed import process_group
-
-        ctx: Any = process_group(cfg.device)
-    else:
-        ctx = contextlib.nullcontext(None)
-    with ctx as group:
-        dist_ctx, device = group if group is not None else (DistContext(), cfg.device)
+    with maybe_process_group(cfg.distributed, cfg.device) as (dist_ctx, device):
         return train_single(train, valid, cfg, dist_ctx, device)

@@ -44,6 +44,7 @@ from bioseq.models.classifier import Classifier
 from bioseq.models.ensemble import ENSEMBLE_ARCH, EnsembleClassifier, weighted_average
 from bioseq.models.registry import get_model, resolve_hparams
 from bioseq.training.config import TrainConfig
+from bioseq.training.finetune import PRETRAINED_CANDIDATE, encoder_metadata
 from bioseq.training.labels import label_counts, length_summary
 from bioseq.training.loop import DistContext, FitResult, _finite
 from bioseq.training.single import LabelledData, fit_member, load_data, log_data
@@ -108,6 +109,10 @@ def plan_candidates(cfg: TrainConfig) -> list[tuple[str, Any, dict | None]]:
     names = list(cfg.candidates or DEFAULT_CANDIDATES)
     if ENSEMBLE_ARCH in names or len(set(names)) != len(names):
         raise ConfigError(f"candidates must be distinct registry architectures, got {', '.join(names)}")
+    if cfg.init is not None and PRETRAINED_CANDIDATE not in names:
+        names.append(PRETRAINED_CANDIDATE)  # the net fine-tuned from --init
+    elif cfg.init is None and PRETRAINED_CANDIDATE in names:
+        raise ConfigError(f"candidate {PRETRAINED_CANDIDATE!r} fine-tunes a pretrained encoder: give init (--init)")
     hparams = dict(cfg.hparams or {})
     stray = sorted(set(hparams) - set(names))
     if stray:
@@ -117,11 +122,13 @@ def plan_candidates(cfg: TrainConfig) -> list[tuple[str, Any, dict | None]]:
         )
     plan = []
     for name in names:
-        arch_cls = get_model(name)
+        pretrained = name == PRETRAINED_CANDIDATE
+        arch_cls = get_model(encoder_metadata(cfg.init)["arch"] if pretrained else name)  # type: ignore[arg-type]
         overrides = hparams.get(name)
         if overrides is not None and not isinstance(overrides, Mapping):
             raise ConfigError(f"hparams[{name!r}] must be a mapping of hyper-parameters, got {overrides!r}")
-        resolve_hparams(arch_cls, cfg.alphabet or "dna", overrides)  # fail fast on an unknown key
+        if not pretrained:  # the encoder's hyper-parameters are checked when its candidate is built
+            resolve_hparams(arch_cls, cfg.alphabet or "dna", overrides)  # fail fast on an unknown key
         plan.append((name, arch_cls, None if overrides is None else dict(overrides)))
     return sorted(plan, key=lambda p: p[1].kind == "torch")  # stable: closed-form first, else as given
 
@@ -139,8 +146,11 @@ def _train_candidates(
             left = budget_s * (1.0 - RESERVE) - (t0 - t_begin)
             share = max(left / nets_left, MIN_SHARE_S) / 60.0
             nets_left -= 1
+        pretrained = name == PRETRAINED_CANDIDATE  # fine-tuned from --init; the others start from scratch
+        init = {} if pretrained else {"init": None, "freeze_encoder": False, "unfreeze_after": None}
         member_cfg = cfg.replace(
-            arch=name, candidates=None, hparams=overrides, max_time=share, output=None, log=None, resume=False
+            arch=arch_cls.name if pretrained else name, candidates=None, hparams=overrides, max_time=share,
+            output=None, log=None, resume=False, **init,
         )
         model, fit = fit_member(arch_cls, data, member_cfg, sel, DistContext(), cfg.device, t0)
         seconds = time.monotonic() - t0

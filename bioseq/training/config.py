@@ -29,8 +29,27 @@ DEFAULT_PATIENCE = 10
 LONG_INPUT_CHOICES = ("windows", "center", "truncate")
 
 
+class _Options:
+    """``from_options`` and ``replace``, shared by the configuration dataclasses."""
+
+    @classmethod
+    def from_options(cls, options: Mapping[str, Any]) -> Any:
+        """A configuration from keyword options; an unknown key is a :class:`ConfigError` naming the known ones."""
+        known = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+        unknown = sorted(set(options) - known)
+        if unknown:
+            raise ConfigError(f"unknown {cls.what} option(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+        return cls(**options)
+
+    def replace(self, **changes: Any) -> Any:
+        """A copy with ``changes`` applied (validated again)."""
+        return dataclasses.replace(self, **changes)  # type: ignore[type-var]
+
+    what = "training"
+
+
 @dataclass
-class TrainConfig:
+class TrainConfig(_Options):
     """How to train (what to train on is passed beside it).
 
     Attributes:
@@ -38,8 +57,16 @@ class TrainConfig:
             (``cnn-lstm``, ``transformer``, ``kmer-linear``, or a plugin's), or
             ``auto``: train ``candidates`` within ``max_time`` and keep the best
             single member or a weighted ensemble (:mod:`bioseq.training.auto`).
+            None: ``cnn-lstm``, or with ``init`` the encoder's architecture.
         candidates: the architectures ``auto`` trains (None: kmer-linear,
-            cnn-lstm, transformer); ignored otherwise.
+            cnn-lstm, transformer, plus ``pretrained`` with ``init``); ignored otherwise.
+        init: a pretrained encoder bundle (``bioseq pretrain``): the classifier starts
+            from its trunk (new pooling and head); the tokenizer and architecture come
+            from it, and a conflicting ``arch``/``k``/``stride``/``canonical``/``alphabet``
+            is a :class:`ConfigError` (:mod:`bioseq.training.finetune`). With ``auto`` it
+            adds the candidate ``pretrained``.
+        freeze_encoder: with ``init``, keep the pretrained trunk fixed (train pooling and head only).
+        unfreeze_after: with ``init``, keep the trunk fixed for this many epochs, then train it too.
         alphabet: ``dna`` | ``rna`` | ``protein``; None infers it from the data.
         k, stride, canonical: tokenizer overrides of the architecture's defaults.
         labels: label source for the reader (table path, dict, ``"filename"``);
@@ -89,8 +116,11 @@ class TrainConfig:
             :mod:`bioseq.training.distributed`).
     """
 
-    arch: str = "cnn-lstm"
+    arch: str | None = None
     candidates: tuple[str, ...] | None = None
+    init: str | os.PathLike[str] | None = None
+    freeze_encoder: bool = False
+    unfreeze_after: int | None = None
     alphabet: str | None = None
     k: int | None = None
     stride: int | None = None
@@ -119,14 +149,15 @@ class TrainConfig:
     distributed: bool = False
 
     def __post_init__(self) -> None:
-        if self.epochs < 1 or self.batch_size < 1 or (self.lr is not None and self.lr <= 0):
-            raise ConfigError(
-                f"need epochs >= 1, batch_size >= 1 and lr > 0 (got {self.epochs}, {self.batch_size}, {self.lr})"
-            )
-        if self.max_time is not None and self.max_time <= 0:
-            raise ConfigError(f"max_time must be > 0 minutes, got {self.max_time}")
-        if self.resume and self.output is None:
-            raise ConfigError("resume needs an output path: the checkpoint lives beside the bundle")
+        if self.arch is None and self.init is None:
+            self.arch = "cnn-lstm"
+        check_run_options(self)
+        if (self.freeze_encoder or self.unfreeze_after is not None) and self.init is None:
+            raise ConfigError("freeze_encoder / unfreeze_after apply to a pretrained trunk: give init (--init)")
+        if self.freeze_encoder and self.unfreeze_after is not None:
+            raise ConfigError("give freeze_encoder (trunk fixed throughout) or unfreeze_after N, not both")
+        if self.unfreeze_after is not None and self.unfreeze_after < 1:
+            raise ConfigError(f"unfreeze_after counts epochs with the trunk fixed: >= 1, got {self.unfreeze_after}")
         if self.long_input not in LONG_INPUT_CHOICES:
             raise ConfigError(
                 f"unknown long-input policy {self.long_input!r}; choose one of {', '.join(LONG_INPUT_CHOICES)}"
@@ -142,18 +173,82 @@ class TrainConfig:
             if self.arch != "auto":  # bioseq.models.ensemble.ENSEMBLE_ARCH
                 raise ConfigError(f"candidates are for arch auto; arch {self.arch!r} trains itself only")
 
-    @classmethod
-    def from_options(cls, options: Mapping[str, Any]) -> TrainConfig:
-        """A configuration from keyword options; an unknown key is a :class:`ConfigError` naming the known ones."""
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(options) - known)
-        if unknown:
-            raise ConfigError(f"unknown training option(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
-        return cls(**options)
 
-    def replace(self, **changes: Any) -> TrainConfig:
-        """A copy with ``changes`` applied (validated again)."""
-        return dataclasses.replace(self, **changes)
+def check_run_options(cfg: Any) -> None:
+    """The checks shared by :class:`TrainConfig` and :class:`PretrainConfig` (same field names)."""
+    if cfg.epochs < 1 or cfg.batch_size < 1 or (cfg.lr is not None and cfg.lr <= 0):
+        raise ConfigError(
+            f"need epochs >= 1, batch_size >= 1 and lr > 0 (got {cfg.epochs}, {cfg.batch_size}, {cfg.lr})"
+        )
+    if cfg.max_time is not None and cfg.max_time <= 0:
+        raise ConfigError(f"max_time must be > 0 minutes, got {cfg.max_time}")
+    if cfg.resume and cfg.output is None:
+        raise ConfigError("resume needs an output path: the checkpoint lives beside the bundle")
+
+
+OBJECTIVES = ("mlm",)
+DEFAULT_PRETRAIN_EPOCHS = 20
+
+
+@dataclass
+class PretrainConfig(_Options):
+    """How to pretrain an encoder by masked-token modelling (:mod:`bioseq.training.pretrain`).
+
+    The fields shared with :class:`TrainConfig` (``alphabet``, ``k``, ``stride``,
+    ``canonical``, ``hparams``, ``epochs``, ``batch_size``, ``lr``, ``weight_decay``,
+    ``max_time``, ``seed``, ``patience``, ``output``, ``log``, ``resume``, ``threads``,
+    ``device``, ``augment_rc``, ``progress``, ``verbose``, ``distributed``) mean the
+    same there and here; early stopping watches the masked-token loss on the
+    held-out windows.
+
+    Attributes:
+        arch: ``transformer`` or ``cnn-lstm`` (any torch registry architecture whose net is
+            a :class:`~bioseq.models.network.SequenceNet`).
+        objective: ``mlm``: masked spans of k-mer tokens (:mod:`bioseq.data.masking`).
+        mask_rate: share of each sequence's tokens predicted (BERT: 0.15).
+        valid_fraction: share of the windows held out to score the objective
+            (at most :data:`bioseq.training.pretrain.MAX_VALID` windows).
+    """
+
+    arch: str = "transformer"
+    objective: str = "mlm"
+    alphabet: str | None = None
+    k: int | None = None
+    stride: int | None = None
+    canonical: bool | None = None
+    hparams: Mapping[str, Any] | None = None
+    mask_rate: float = 0.15
+    valid_fraction: float = 0.02
+    epochs: int = DEFAULT_PRETRAIN_EPOCHS
+    batch_size: int = 64
+    lr: float | None = None
+    weight_decay: float = 0.01
+    max_time: float | None = None
+    seed: int = 0
+    patience: int | None = 3
+    output: str | os.PathLike[str] | None = None
+    log: str | os.PathLike[str] | None = None
+    resume: bool = False
+    threads: int | None = None
+    device: str = "auto"
+    augment_rc: bool = False
+    progress: bool | None = None
+    verbose: bool | None = None
+    distributed: bool = False
+
+    what = "pretraining"
+
+    def __post_init__(self) -> None:
+        check_run_options(self)
+        if self.objective not in OBJECTIVES:
+            raise ConfigError(
+                f"unknown pretraining objective {self.objective!r}; choose one of {', '.join(OBJECTIVES)}"
+            )
+        if not 0.0 < self.mask_rate < 1.0:
+            raise ConfigError(f"mask_rate must be between 0 and 1, got {self.mask_rate}")
+        if not 0.0 < self.valid_fraction < 1.0:
+            raise ConfigError(f"valid_fraction must be between 0 and 1, got {self.valid_fraction}")
+        self.augment_rc = bool(self.augment_rc)
 
 
 def load_hparams(value: str | None) -> dict[str, Any] | None:

@@ -85,3 +85,13 @@ def process_group(device: str = "auto") -> Iterator[tuple[DistContext, str]]:
         if created:
             dist.destroy_process_group()
 
+
+
+@contextlib.contextmanager
+def maybe_process_group(distributed: bool, device: str = "auto") -> Iterator[tuple[DistContext, str]]:
+    """:func:`process_group` when ``distributed``, else ``(DistContext(), device)`` (one process)."""
+    if not distributed:
+        yield DistContext(), device
+        return
+    with process_group(device) as group:
+        yield group

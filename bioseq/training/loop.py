@@ -46,6 +46,9 @@ from bioseq.training.early_stopping import EarlyStopping
 log = logging.getLogger("bioseq.training")
 
 
+LOSS_METRIC = "loss"  # LoopConfig.metric that selects on the (lowest) validation loss itself
+
+
 @dataclass
 class LoopConfig:
     """Optimisation settings (units in the names: ``max_time_min`` minutes)."""
@@ -64,6 +67,8 @@ class LoopConfig:
     max_tokens: int | None = None
     metric: str = "mcc"
     progress: bool | None = None  # None: a bar only when stderr is a terminal
+    frozen_prefix: str | None = None  # parameters frozen (fine-tuning: "trunk.")...
+    unfreeze_epoch: int | None = None  # ...until this 0-based epoch (None: all run)
 
 
 @dataclass
@@ -94,7 +99,7 @@ class TrainTensors:
 
     tokens: list[np.ndarray]
     rc_tokens: list[np.ndarray] | None
-    y: np.ndarray
+    y: np.ndarray | None = None  # None: self-supervised (the targets come from the tokens)
 
 
 @dataclass
@@ -103,7 +108,7 @@ class ValidTensors:
 
     tokens: list[np.ndarray]
     owner: np.ndarray
-    y: np.ndarray
+    y: np.ndarray | None
     n: int
 
 
@@ -210,6 +215,39 @@ def score_validation(model: Any, valid: ValidTensors, batch_size: int, dist_ctx:
     return aggregate(pieces, valid.owner, valid.n)
 
 
+class ClassifierObjective:
+    """What the loop optimises and scores for a classifier: (class-weighted) cross-entropy or BCE
+    of the logits ``(B, C)`` against the labels, validation as ``bioseq predict`` scores.
+
+    The loop asks any objective for two things (:mod:`bioseq.training.pretrain` has the
+    masked-token one): ``batch_loss(runner, toks, batch, rng) -> scalar tensor`` for the token
+    arrays ``toks`` of the training records ``batch``, and ``evaluate(model, valid, batch_size,
+    dist_ctx) -> (valid_loss, metrics)``; ``metric`` names the entry of ``metrics`` that early
+    stopping maximises, ``task`` is logged.
+    """
+
+    def __init__(self, model: Any, y: np.ndarray, class_weights: np.ndarray | None, metric: str) -> None:
+        device = model.device
+        weights = None if class_weights is None else torch.as_tensor(class_weights, dtype=torch.float32, device=device)
+        self.task, self.metric = model.task, metric
+        self.loss_fn = _loss_fn(model.task, weights)
+        self.y_all = torch.from_numpy(y)
+        self.device = device
+
+    def batch_loss(self, runner: torch.nn.Module, toks: list[np.ndarray], batch: list[int], rng: Any) -> torch.Tensor:
+        ids, mask = collate(toks)
+        with autocast(self.device):
+            logits = runner(ids.to(self.device), mask.to(self.device))
+        return self.loss_fn(logits.float(), self.y_all[batch].to(self.device))
+
+    def evaluate(
+        self, model: Any, valid: ValidTensors, batch_size: int, dist_ctx: DistContext
+    ) -> tuple[float, dict[str, float]]:
+        probs = score_validation(model, valid, batch_size, dist_ctx)
+        thresholds = model.thresholds and np.asarray(model.thresholds)
+        return validation_loss(model.task, valid.y, probs), validation_metrics(model.task, valid.y, probs, thresholds)
+
+
 @dataclass
 class _Run:
     """Everything one ``fit_torch`` call trains with (built by :func:`_start_run`)."""
@@ -220,8 +258,7 @@ class _Run:
     sampler: LengthBucketSampler
     optimizer: torch.optim.Optimizer
     scheduler: Any
-    loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
-    y_all: torch.Tensor
+    objective: Any  # ClassifierObjective or another with the same two methods
     early: EarlyStopping
     budget_s: float | None
     t_start: float
@@ -231,12 +268,11 @@ class _Run:
         return self.budget_s is not None and _any_rank(over, dist_ctx, self.device)
 
 
-def _start_run(
-    model: Any, train: TrainTensors, cfg: LoopConfig, class_weights: np.ndarray | None, dist_ctx: DistContext
-) -> _Run:
-    """Net on its device (DDP-wrapped when distributed), sampler, AdamW and its schedule, loss."""
+def _start_run(model: Any, train: TrainTensors, cfg: LoopConfig, objective: Any, dist_ctx: DistContext) -> _Run:
+    """Net on its device (DDP-wrapped when distributed), sampler, AdamW and its schedule."""
     device, net = model.device, model.net
     net.to(device)
+    set_trainable(net, cfg, 0)  # before DDP records which parameters take gradients
     runner = net
     if dist_ctx.active:
         from torch.nn.parallel import DistributedDataParallel
@@ -261,11 +297,24 @@ def _start_run(
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lr_lambda_factory(total_steps, warmup, cfg.min_lr_frac, time_fraction, cfg.warmup_frac)
     )
-    weights = None if class_weights is None else torch.as_tensor(class_weights, dtype=torch.float32, device=device)
     return _Run(
-        net, runner, device, sampler, optimizer, scheduler, _loss_fn(model.task, weights),
-        torch.from_numpy(train.y), EarlyStopping(cfg.patience), budget, t_start,
+        net, runner, device, sampler, optimizer, scheduler, objective, EarlyStopping(cfg.patience), budget, t_start
     )
+
+
+def set_trainable(net: torch.nn.Module, cfg: LoopConfig, epoch: int) -> None:
+    """Freeze the parameters under ``cfg.frozen_prefix`` (a pretrained trunk) before epoch
+    ``cfg.unfreeze_epoch`` (None: for the whole run), train them from then on.
+
+    Frozen parameters get no gradient, so AdamW (weight decay included) leaves them
+    exactly as they were. A function of the epoch alone, so a resumed run freezes the same.
+    """
+    if not cfg.frozen_prefix:
+        return
+    frozen = cfg.unfreeze_epoch is None or epoch < cfg.unfreeze_epoch
+    for name, param in net.named_parameters():
+        if name.startswith(cfg.frozen_prefix):
+            param.requires_grad_(not frozen)
 
 
 def _resume(run: _Run, ckpt: Path, run_config: dict[str, Any] | None, result: FitResult) -> tuple[int, float]:
@@ -301,6 +350,7 @@ def _train_epoch(
     torch.manual_seed(_seed_for(cfg.seed, epoch, dist_ctx.rank, 1))
     rng = np.random.default_rng([cfg.seed, epoch, dist_ctx.rank, 2])
     run.sampler.set_epoch(epoch)
+    set_trainable(run.net, cfg, epoch)
     run.net.train()
     loss_sum, n_seen, steps, out_of_time = 0.0, 0, 0, False
     bar = tqdm(
@@ -312,10 +362,7 @@ def _train_epoch(
         disable=(not dist_ctx.is_main) or (None if cfg.progress is None else not cfg.progress),
     )
     for batch in run.sampler:
-        ids, mask = collate(_batch_tokens(batch, train, cfg, rng))
-        with autocast(run.device):
-            logits = run.runner(ids.to(run.device), mask.to(run.device))
-        loss = run.loss_fn(logits.float(), run.y_all[batch].to(run.device))
+        loss = run.objective.batch_loss(run.runner, _batch_tokens(batch, train, cfg, rng), batch, rng)
         run.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         if cfg.clip_norm:
@@ -383,18 +430,18 @@ def _validate_epoch(
     dist_ctx: DistContext,
 ) -> dict[str, Any]:
     """Score the validation set, step early stopping, and return the epoch's log record."""
-    probs = score_validation(model, valid, max(cfg.batch_size, 256), dist_ctx)
-    valid_loss = validation_loss(model.task, valid.y, probs)
-    metrics = validation_metrics(model.task, valid.y, probs, model.thresholds and np.asarray(model.thresholds))
-    score = metrics.get(cfg.metric, float("nan"))
+    valid_loss, metrics = run.objective.evaluate(model, valid, max(cfg.batch_size, 256), dist_ctx)
+    score = -valid_loss if cfg.metric == LOSS_METRIC else metrics.get(cfg.metric, float("nan"))
     improved = run.early.step(epoch + 1, score, valid_loss, run.net.state_dict())
     rec: dict[str, Any] = {"epoch": epoch + 1, "train_loss": train_loss, "valid_loss": valid_loss}
     rec.update({f"valid_{k}": _finite(v) for k, v in metrics.items()})
     rec.update(lr=run.scheduler.get_last_lr()[0], elapsed_s=round(time.monotonic() - t0, 3), best=improved)
     if dist_ctx.is_main:
         log.info(
-            "epoch %d/%d: train_loss %.4f valid_loss %.4f valid_%s %.4f%s",
-            epoch + 1, cfg.epochs, train_loss, valid_loss, cfg.metric, score, " (best)" if improved else "",
+            "epoch %d/%d: train_loss %.4f valid_loss %.4f%s%s",
+            epoch + 1, cfg.epochs, train_loss, valid_loss,
+            "".join(f" valid_{k} {v:.4f}" for k, v in metrics.items() if k == cfg.metric or cfg.metric == LOSS_METRIC),
+            " (best)" if improved else "",
         )
     return rec
 
@@ -429,14 +476,17 @@ def fit_torch(
     resume: bool = False,
     run_config: dict[str, Any] | None = None,
     dist_ctx: DistContext | None = None,
+    objective: Any = None,
 ) -> FitResult:
     """Train ``model.net`` in place; on return it holds the best weights.
 
     Args:
-        model: a :class:`bioseq.models.classifier.Classifier` of kind ``torch``.
+        model: a :class:`bioseq.models.classifier.Classifier` of kind ``torch`` (or, with
+            ``objective``, anything with ``net`` and ``device``: a pretrained encoder).
         train, valid: pre-encoded data (see :class:`TrainTensors`, :class:`ValidTensors`).
         cfg: optimisation settings.
         class_weights: ``(C,)`` CE class weights or BCE ``pos_weight``; None: unweighted.
+        objective: loss and validation (None: :class:`ClassifierObjective` of ``model``).
         log_path: JSON-lines epoch log (rank 0 writes).
         checkpoint: checkpoint file (rank 0 writes after every epoch; None: none).
         resume: continue from ``checkpoint`` when it exists.
@@ -444,7 +494,9 @@ def fit_torch(
         dist_ctx: DDP rank/world size (the process group must be initialised).
     """
     dist_ctx = dist_ctx or DistContext()
-    run = _start_run(model, train, cfg, class_weights, dist_ctx)
+    if objective is None:
+        objective = ClassifierObjective(model, train.y, class_weights, cfg.metric)
+    run = _start_run(model, train, cfg, objective, dist_ctx)
     result = FitResult()
     start_epoch, elapsed_before = 0, 0.0
     ckpt = Path(checkpoint) if checkpoint else None

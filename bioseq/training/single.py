@@ -41,13 +41,15 @@ from bioseq.errors import BioseqError, ConfigError, LabelError
 from bioseq.evaluate.metrics import selection_metric, validation_metrics
 from bioseq.io.sources import RECORDS, rereadable
 from bioseq.models.classifier import Classifier, check_strands, default_long_input
+from bioseq.models.encoder import copy_trunk
 from bioseq.models.inference import encode_pieces
-from bioseq.models.registry import get_model, resolve_hparams
+from bioseq.models.registry import get_model, merge_hparams, resolve_hparams
 from bioseq.tasks import LabelEncoder
 from bioseq.tokenize.kmer import KmerTokenizer
 from bioseq.training.checkpoint import checkpoint_path
 from bioseq.training.config import TrainConfig
 from bioseq.training.data import LabelledSet, load_labelled, resolve_alphabet, stratified_split
+from bioseq.training.finetune import frozen_trunk, init_record, load_init
 from bioseq.training.labels import infer_task, label_counts, length_summary
 from bioseq.training.loop import (
     DistContext,
@@ -186,12 +188,17 @@ def _new_classifier(arch_cls: Any, data: LabelledData, cfg: TrainConfig, device:
     """An untrained classifier: the architecture's tokenizer and hyper-parameters with the user's overrides."""
     import torch
 
-    tok_kwargs = dict(arch_cls.default_tokenizer(data.alphabet))
-    for key in ("k", "stride", "canonical"):
-        if getattr(cfg, key) is not None:
-            tok_kwargs[key] = getattr(cfg, key)
-    tokenizer = KmerTokenizer(alphabet=data.alphabet, **tok_kwargs)
-    hp = resolve_hparams(arch_cls, data.alphabet, cfg.hparams)
+    encoder = load_init(cfg) if cfg.init is not None else None
+    if encoder is not None:  # fine-tuning: the encoder's tokenizer and trunk hyper-parameters
+        tokenizer = encoder.tokenizer
+        hp = merge_hparams(arch_cls.name, encoder.hparams, cfg.hparams)
+    else:
+        tok_kwargs = dict(arch_cls.default_tokenizer(data.alphabet))
+        for key in ("k", "stride", "canonical"):
+            if getattr(cfg, key) is not None:
+                tok_kwargs[key] = getattr(cfg, key)
+        tokenizer = KmerTokenizer(alphabet=data.alphabet, **tok_kwargs)
+        hp = resolve_hparams(arch_cls, data.alphabet, cfg.hparams)
     adapt = getattr(arch_cls, "adapt_hparams", None)  # data-dependent choices (cnn-lstm: head_norm auto)
     if adapt is not None:
         hp = adapt(hp, float(np.median([len(s) for s in data.train.seqs])))
@@ -200,6 +207,9 @@ def _new_classifier(arch_cls: Any, data: LabelledData, cfg: TrainConfig, device:
     torch.manual_seed(cfg.seed)
     model = Classifier.create(cfg.arch, tokenizer, list(data.encoder.labels), data.task, hp, device="cpu")
     model.long_input = default_long_input(hp, model.kind, tokenizer, cfg.long_input)
+    if encoder is not None:
+        copy_trunk(model.net, encoder, cfg.init)
+        model.metadata["init"] = init_record(encoder, cfg)
     return model.to(resolve_device(device))
 
 
@@ -259,6 +269,9 @@ def _fit_torch_model(
         "valid_data": valid_set.fingerprint,
         "world_size": dist_ctx.world_size,
     }
+    if cfg.init is not None:  # resuming must start from the same encoder, frozen the same way
+        run_config["init"] = {k: model.metadata["init"][k] for k in ("fingerprint", "freeze_encoder", "unfreeze_after")}
+    frozen_prefix, unfreeze_epoch = frozen_trunk(cfg)
     loop_cfg = LoopConfig(
         epochs=cfg.epochs,
         batch_size=cfg.batch_size,
@@ -271,6 +284,8 @@ def _fit_torch_model(
         max_tokens=model.hparams.get("max_tokens"),
         metric=sel,
         progress=cfg.progress,
+        frozen_prefix=frozen_prefix,
+        unfreeze_epoch=unfreeze_epoch,
     )
     return fit_torch(
         model,
@@ -332,6 +347,7 @@ def _training_record(
         "optimizer": "AdamW",
         "schedule": "linear warm-up (5%) + cosine to 5%",
         "clip_grad_norm": 1.0,
+        **({} if cfg.init is None else {"freeze_encoder": cfg.freeze_encoder, "unfreeze_after": cfg.unfreeze_after}),
     }
 
 
