@@ -18,6 +18,8 @@ Rows:
   bundles above -- what ``bioseq train --arch auto --max-time 2B`` does with B
   minutes per net. So the single-architecture rows are auto's members, and one
   run gives both without training the nets twice.
+* ``auto-1strand``: the same without the strand choice (every member reads the
+  given strand): what test-time reverse-complement averaging adds.
 * ``tfidf-pipeline``: a plain scikit-learn peer: character 1-6-grams (1-3 for
   proteins) through ``HashingVectorizer`` (2**20 columns),
   ``TfidfTransformer`` and ``LogisticRegression``, its C chosen like
@@ -105,8 +107,9 @@ DEFAULT_SETS = DNA_SETS + ["ampscanner_v2_amp"]
 PIPELINE = "tfidf-pipeline"
 GB_CNN = "gb-cnn"
 AUTO = "auto"
+AUTO_ONE_STRAND = "auto-1strand"  # auto without the test-time reverse-complement choice: what that lever adds
 NETS = ["cnn-lstm", "transformer"]
-ARCHS = ["kmer-linear", PIPELINE, GB_CNN, *NETS, AUTO]  # auto after its members: it is built from them
+ARCHS = ["kmer-linear", PIPELINE, GB_CNN, *NETS, AUTO, AUTO_ONE_STRAND]  # auto after its members: it is built from them
 DETERMINISTIC = {"kmer-linear", PIPELINE}  # one seed is the whole story
 GB_EPOCHS, GB_BATCH, GB_EMBEDDING = 10, 32, 100  # genomic-benchmarks' torch_cnn_experiments notebooks
 PROTEIN_SETS = {"ampscanner_v2_amp", "deeploc2_singlelabel"}
@@ -226,7 +229,9 @@ def run_gb_cnn(name: str, seed: int, threads: int) -> dict:
     return result
 
 
-def run_auto(name: str, seed: int, workdir: Path, rows: list[dict], class_weight: str | None) -> dict:
+def run_auto(
+    name: str, seed: int, workdir: Path, rows: list[dict], class_weight: str | None, try_strands: bool = True
+) -> dict:
     """``--arch auto`` over this seed's runs: the trainer's own selection
     (:func:`bioseq.training.auto.choose_ensemble`: per-member strand decision, then greedy
     weights on the validation split) over the kmer-linear, cnn-lstm and transformer bundles
@@ -244,12 +249,13 @@ def run_auto(name: str, seed: int, workdir: Path, rows: list[dict], class_weight
     models = [bioseq.load(workdir / f"{name}-{arch}-{s}.safetensors") for arch, s in members.items()]
     data = load_data(d / "train.fa.gz", d / "valid.fa.gz", TrainConfig(arch="cnn-lstm", class_weight=class_weight))
     t0 = time.perf_counter()
-    ensemble, _, _ = choose_ensemble(models, list(members), data, selection_metric(data.task, "auto"))
+    sel = selection_metric(data.task, "auto")
+    ensemble, _, _ = choose_ensemble(models, list(members), data, sel, try_strands=try_strands)
     select_s = time.perf_counter() - t0
     result = score(EnsembleModel.wrap(ensemble), d / "test.fa.gz")
     spent = {(r["arch"], r["seed"]): r["train_s"] for r in rows if r["dataset"] == name}
     result.update(
-        dataset=name, arch=AUTO, seed=seed, select_s=select_s,
+        dataset=name, arch=AUTO if try_strands else AUTO_ONE_STRAND, seed=seed, select_s=select_s,
         train_s=select_s + sum(spent[(arch, s)] for arch, s in members.items()),
         members=[
             {"arch": m.arch, "weight": w, "strands": m.strands}
@@ -394,8 +400,8 @@ def main(argv: list[str] | None = None) -> int:
         for name, arch, seed in planned_runs(args.datasets, args.archs, args.seeds):
             if (name, arch, seed) in done:
                 continue
-            if arch == AUTO:
-                r = run_auto(name, seed, workdir, rows + others, class_weight)
+            if arch in (AUTO, AUTO_ONE_STRAND):
+                r = run_auto(name, seed, workdir, rows + others, class_weight, try_strands=arch == AUTO)
             else:
                 r = run_one(name, arch, seed, args.budget, args.threads, workdir, class_weight)
             rows.append(r)

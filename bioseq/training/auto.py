@@ -197,22 +197,28 @@ def select_weights(
 
 
 def choose_ensemble(
-    models: Sequence[Classifier], names: Sequence[str], data: LabelledData, sel: str
+    models: Sequence[Classifier], names: Sequence[str], data: LabelledData, sel: str, *, try_strands: bool = True
 ) -> tuple[EnsembleClassifier, list[float], np.ndarray]:
     """The ensemble of trained ``models`` (named ``names``) with weights chosen on ``data.valid``.
 
     Returns ``(ensemble, each model's validation score, the ensemble's validation
     probabilities (n_valid, C))``. First each nucleic-acid model reads both strands
     at test time (``strands = "both"``) if that strictly raises its own validation
-    score (:func:`decide_strands`); then :func:`select_weights`. Members of weight 0
-    are left out. ``bench/accuracy.py`` calls this on separately trained bundles.
+    score (:func:`decide_strands`; ``try_strands=False`` skips that); then
+    :func:`select_weights`. Members of weight 0 are left out. ``bench/accuracy.py``
+    calls this on separately trained bundles.
     """
     thresholds = np.full(len(data.encoder.labels), 0.5) if data.task == "multilabel" else None
 
     def score(p: np.ndarray) -> float:
         return validation_metrics(data.task, data.y_valid, p, thresholds).get(sel, math.nan)
 
-    probs = [decide_strands(m, data, score) for m in models]
+    probs = [
+        decide_strands(m, data, score)
+        if try_strands
+        else m.predict_proba_sequences(data.valid.seqs, ids=data.valid.ids)
+        for m in models
+    ]
     weights, best, singles = select_weights(probs, score)
     keep = [i for i, w in enumerate(weights) if w > 0]
     ensemble = EnsembleClassifier([models[i] for i in keep], [float(weights[i]) for i in keep])
