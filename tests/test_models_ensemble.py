@@ -55,6 +55,8 @@ def test_auto_trains_every_candidate_and_records_them(auto):
     meta = read_metadata(path)
     assert isinstance(model, EnsembleModel) and model.arch == "auto"
     assert [c["arch"] for c in meta["candidates"]] == list(DEFAULT_CANDIDATES)  # closed form first
+    # Without --test-time-rc no member is offered both strands.
+    assert all(c["strands"] == "given" and c["strands_validation"] is None for c in meta["candidates"])
     kept = [c for c in meta["candidates"] if c["weight"] > 0]
     assert [c["arch"] for c in kept] == [m.arch for m in model.members]
     assert sum(c["weight"] for c in meta["candidates"]) == pytest.approx(1.0)

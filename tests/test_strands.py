@@ -99,3 +99,19 @@ def test_auto_switches_a_member_to_both_strands_only_when_validation_improves(ne
         assert clf.metadata["strands_validation"] == {"given": float(not both_wins), "both": float(both_wins)}
     finally:
         clf.strands = "given"
+
+
+def test_auto_with_test_time_rc_offers_every_member_both_strands(tmp_path):
+    out = tmp_path / "auto.safetensors"
+    model = bioseq.train(
+        records(), records(24, seed=3), arch="auto", candidates=("kmer-linear", "cnn-lstm"),
+        hparams={"cnn-lstm": TINY["cnn-lstm"]}, epochs=1, batch_size=16, progress=False, test_time_rc=True,
+        output=out,
+    )
+    candidates = read_metadata(out)["candidates"]
+    assert [c["arch"] for c in candidates] == ["kmer-linear", "cnn-lstm"]
+    for c in candidates:
+        scores = c["strands_validation"]
+        assert set(scores) == {"given", "both"}
+        assert c["strands"] == ("both" if scores["both"] > scores["given"] else "given")
+    assert {m.arch: m.strands for m in model.members}.items() <= {c["arch"]: c["strands"] for c in candidates}.items()

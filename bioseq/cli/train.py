@@ -116,8 +116,8 @@ def _add_optimisation_arguments(p: argparse._ArgumentGroup) -> None:
         "--test-time-rc",
         action="store_true",
         help="predict by averaging each sequence with its reverse complement (stored in the bundle), for "
-        "DNA/RNA tasks where the strand carries no signal (off by default; --arch auto decides it per member "
-        "on the validation split)",
+        "DNA/RNA tasks where the strand carries no signal (off by default; with --arch auto each member "
+        "takes it only if it raises the member's validation score)",
     )
     p.add_argument("--no-class-weight", action="store_true", help="no loss weights against class imbalance")
 

@@ -86,7 +86,9 @@ def train_auto(train_src: Any, valid_src: Any, cfg: TrainConfig) -> EnsembleClas
     sel = selection_metric(data.task, cfg.metric)
     log_data(data, sel)
     trained = _train_candidates(plan, data, cfg, sel, t_begin)
-    ensemble, scores, probs = choose_ensemble([c.model for c in trained], [c.arch for c in trained], data, sel)
+    ensemble, scores, probs = choose_ensemble(
+        [c.model for c in trained], [c.arch for c in trained], data, sel, try_strands=cfg.test_time_rc
+    )
     _record_metadata(ensemble, trained, scores, data, sel, cfg, probs)
     if cfg.log is not None:
         _write_log(cfg.log, ensemble.metadata["history"])
@@ -150,7 +152,7 @@ def _train_candidates(
         init = {} if pretrained else {"init": None, "freeze_encoder": False, "unfreeze_after": None}
         member_cfg = cfg.replace(
             arch=arch_cls.name if pretrained else name, candidates=None, hparams=overrides, max_time=share,
-            output=None, log=None, resume=False, **init,
+            output=None, log=None, resume=False, test_time_rc=False, **init,
         )
         model, fit = fit_member(arch_cls, data, member_cfg, sel, DistContext(), cfg.device, t0)
         seconds = time.monotonic() - t0
@@ -197,14 +199,14 @@ def select_weights(
 
 
 def choose_ensemble(
-    models: Sequence[Classifier], names: Sequence[str], data: LabelledData, sel: str, *, try_strands: bool = True
+    models: Sequence[Classifier], names: Sequence[str], data: LabelledData, sel: str, *, try_strands: bool = False
 ) -> tuple[EnsembleClassifier, list[float], np.ndarray]:
     """The ensemble of trained ``models`` (named ``names``) with weights chosen on ``data.valid``.
 
     Returns ``(ensemble, each model's validation score, the ensemble's validation
-    probabilities (n_valid, C))``. First each nucleic-acid model reads both strands
-    at test time (``strands = "both"``) if that strictly raises its own validation
-    score (:func:`decide_strands`; ``try_strands=False`` skips that); then
+    probabilities (n_valid, C))``. With ``try_strands`` (``--test-time-rc``), each
+    nucleic-acid model first reads both strands at test time (``strands = "both"``)
+    if that strictly raises its own validation score (:func:`decide_strands`); then
     :func:`select_weights`. Members of weight 0 are left out. ``bench/accuracy.py``
     calls this on separately trained bundles.
     """
