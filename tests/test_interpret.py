@@ -155,6 +155,22 @@ def test_ism_logits_and_kmer_linear_and_ensemble():
     assert gatt.scores.shape == (len(seq), 4)
 
 
+def test_binary_kmer_linear_ism_moves_both_classes():
+    """A binary kmer-linear model's logits are (0, z): ISM on raw logits would give the reference
+    class an all-zero matrix. Centred, the two classes' effects are opposite and not zero."""
+    kl = tiny("kmer-linear")
+    rng = np.random.default_rng(1)
+    train = ["".join(rng.choice(list("ACGT"), 30)) for _ in range(40)]
+    kl.net.fit(train, np.arange(40) % 2)
+    seq = "ACGTTGCAAGGCTTAACGATCGGATC"
+    a0, a1 = (kl.explain([_record("s", seq)], method="ism", target=t)[0].scores for t in (0, 1))
+    assert np.abs(a0).max() > 1e-3
+    np.testing.assert_allclose(a0, -a1, atol=1e-6)
+    mutant = "C" + seq[1:]
+    z = kl.net.decision_function([seq, mutant])
+    assert a1[0, 1] == pytest.approx((z[1, 1] - z[0, 1]) / 2, abs=1e-5)
+
+
 @pytest.mark.parametrize("method", ["saliency", "ig", "deepliftshap"])
 def test_gradient_methods_shapes_and_corrections(method):
     torch.set_num_threads(1)
