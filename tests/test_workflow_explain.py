@@ -7,7 +7,7 @@ the planted motif as the best TomTom match, and all of them in the report. Dry
 runs check the config errors and that the bundled demo config plans the rules
 once its commented `explain:` block is enabled.
 
-The run (train, explain, motifs: about 12 s of CPU) took 35-45 s on the shared
+The run (train, explain, motifs: 20 s of CPU, snakemake included) took 35-45 s on the shared
 2-core development machine, so its three tests are marked slow; the dry runs
 are in the default suite.
 """
