@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 import torch
@@ -373,12 +375,22 @@ def planted_attributions(path, n=200, seed=0):
 
 
 def test_motifs_logos_and_tomtom_find_the_planted_motif(tmp_path):
-    from bioseq.cli import main
+    """`bioseq motifs` in its own process, as users run it: in this one, after the torch tests,
+    modisco-lite runs 5x slower (its numba kernels share the process with torch's thread pools)."""
+    import subprocess
+    import sys
+    from pathlib import Path
 
     h5 = planted_attributions(tmp_path / "att.h5")
     db = write_meme_db(tmp_path / "db.meme", {"planted": MOTIF, **{f"decoy{i}": d for i, d in enumerate(DECOYS)}})
     meme, logos = tmp_path / "m.meme", tmp_path / "logos"
-    assert main(["motifs", str(h5), "-o", str(meme), "--logos", str(logos), "--db", str(db)]) == 0
+    repo = str(Path(__file__).resolve().parents[1])
+    res = subprocess.run(
+        [sys.executable, "-m", "bioseq", "motifs", str(h5), "-o", str(meme), "--logos", str(logos), "--db", str(db)],
+        capture_output=True, text=True, timeout=600, env={**os.environ, "PYTHONPATH": repo, "MPLBACKEND": "Agg"},
+    )
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert "bioseq motifs: pos_0:" in res.stderr
     names = [line.split()[1] for line in meme.read_text().splitlines() if line.startswith("MOTIF ")]
     assert names and names[0] == "pos_0"
     for ext in ("png", "svg"):  # one logo per motif, nothing else
