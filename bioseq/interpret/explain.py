@@ -104,6 +104,8 @@ def most_confident(model: Any, inputs: Any, n: int, *, batch_size: int = 256) ->
     ranked = [sorted(heap, reverse=True) for _, heap in sorted(heaps.items())]
     chosen: list[tuple[float, int, str, str]] = []
     for turn in range(n):  # within a turn, the more probable first (the last turn may not fit whole)
+        if len(chosen) >= n:
+            break
         chosen += sorted((r[turn] for r in ranked if turn < len(r)), reverse=True)
     chosen = sorted(chosen[:n], key=lambda item: -item[1])
     return [(rid, seq) for _, _, rid, seq in chosen]
