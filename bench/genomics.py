@@ -61,8 +61,9 @@ def write_chromosome(path: Path, length: int, seed: int = 0, width: int = 60) ->
     return path
 
 
-def make_model(arch: str, path: Path, max_tokens: int | None = None):
-    """An untrained model (kmer-linear: fitted on random sequences) saved as a bundle and loaded back."""
+def make_model(arch: str, path: Path, max_tokens: int | None = None, length: int = 200):
+    """An untrained model (kmer-linear: fitted on random sequences) saved as a bundle and loaded back,
+    recording ``length`` as its training length (the default window of a scan), as training would."""
     import bioseq
     from bioseq.api import Model
     from bioseq.models.registry import get_model as get_arch
@@ -78,6 +79,7 @@ def make_model(arch: str, path: Path, max_tokens: int | None = None):
         rng = random.Random(1)
         seqs = ["".join(rng.choices("ACGT", k=200)) for _ in range(200)]
         model.net.fit(seqs, np.array([i % 2 for i in range(200)]))
+    model.metadata["train_lengths"] = {"min": length, "median": length, "max": length}
     model.save(path)
     return bioseq.load(path)
 
@@ -112,14 +114,14 @@ def throughput(arch: str, genome: Path, tmp: Path, window: int) -> dict:
     from bioseq.genomics.scan import scan_to_file
     from bioseq.predict import predict_to_file
 
-    model = make_model(arch, tmp / f"{arch}.safetensors", max_tokens=window if arch != "kmer-linear" else None)
-    given = window if model.kind == "sklearn" else None  # torch nets: the model's own length
+    model = make_model(arch, tmp / f"{arch}.safetensors", max_tokens=window if arch != "kmer-linear" else None,
+                       length=window)
     stride = window // 2
     fasta = tmp / f"windows_{window}.fa"
     n = windows_fasta(genome, fasta, window, stride)
     model.predict_proba_sequences(["ACGT" * (window // 4)] * 256)  # warm-up
     scan_s, predict_s = best_of_alternating([
-        lambda: scan_to_file(model, genome, tmp / "scan.bedGraph", window=given),
+        lambda: scan_to_file(model, genome, tmp / "scan.bedGraph"),  # the window: the training length
         lambda: predict_to_file(model, fasta, tmp / "predict.tsv"),
     ])
     rows = sum(1 for _ in open(tmp / "scan.bedGraph"))

@@ -112,19 +112,23 @@ def iter_predictions(
 
 
 class ProgressBar:
-    """Progress of a prediction on stderr: records written, and the windows of a long record.
+    """Progress of a prediction on stderr: records written, and the windows of a long record
+    (also the bar of ``bioseq scan`` and ``variant-effect``: ``desc``/``unit`` name what is counted).
 
     A chunk of short records moves the records bar; a chunk whose windows take
     several scoring steps (a chromosome-sized record) also shows a windows bar,
     so a 50 Mb record is never minutes of silence.
     """
 
-    def __init__(self, enabled: bool) -> None:
+    def __init__(self, enabled: bool, desc: str = "predict", unit: str = " seq") -> None:
         self.enabled = enabled
-        self._records = tqdm(desc="predict", unit=" seq", disable=not enabled, file=sys.stderr, dynamic_ncols=True)
+        self._records = tqdm(desc=desc, unit=unit, disable=not enabled, file=sys.stderr, dynamic_ncols=True)
         self._windows: Any = None
 
-    def records(self, n: int) -> None:
+    def records(self, n: int, total: int | None = None) -> None:
+        """``n`` more records done (``total``: of how many, when the caller knows: an ETA is shown)."""
+        if total is not None and self._records.total != total:
+            self._records.total = total
         self._records.update(n)
 
     def windows(self, done: int, total: int) -> None:

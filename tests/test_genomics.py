@@ -4,6 +4,7 @@ variant effects on a small synthetic genome with a planted motif."""
 from __future__ import annotations
 
 import random
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -234,12 +235,79 @@ def test_scan_plain_and_bgzip_agree_and_regions_restrict(tmp_path, genomes, mode
     assert all(full[r[1:3]] == r[3] for r in rows)
 
 
-def test_scan_needs_a_window_for_kmer_linear_and_a_class_for_multiclass(tmp_path, genomes, model):
-    with pytest.raises(ConfigError, match="--window"):
-        scan_to_file(model, genomes["plain"], tmp_path / "x.bedGraph")
+def test_scan_default_window_is_the_training_length_and_a_class_is_checked(tmp_path, genomes, model):
+    assert model.metadata["train_lengths"] == {"min": WINDOW, "median": WINDOW, "max": WINDOW}
+    default, given = tmp_path / "default.bedGraph", tmp_path / "given.bedGraph"
+    scan_to_file(model, genomes["plain"], default)  # kmer-linear: the window it was trained on
+    scan_to_file(model, genomes["plain"], given, window=WINDOW)
+    assert default.read_text() == given.read_text() and default.stat().st_size > 0
     with pytest.raises(ConfigError, match="unknown class 'nope'"):
         scan_to_file(model, genomes["plain"], tmp_path / "x.bedGraph", window=WINDOW, class_name="nope")
     assert not (tmp_path / "x.bedGraph").exists()
+
+
+def test_a_bundle_without_training_lengths_needs_a_window(tmp_path, genomes, model):
+    """An older bundle (no train_lengths) gets an error asking for --window, from the API and the CLI."""
+    bundle = tmp_path / "old.safetensors"
+    model.save(bundle)
+    old = bioseq.load(bundle)
+    del old.metadata["train_lengths"]
+    old.save(bundle)
+    old = bioseq.load(bundle)
+    assert "train_lengths" not in old.metadata
+    with pytest.raises(ConfigError, match=r"records no training sequence length .*--window"):
+        scan_to_file(old, genomes["plain"], tmp_path / "x.bedGraph")
+    vcf = write_vcf(tmp_path / "v.vcf", [("chr1", 11, "a", make_genome()["chr1"][10], "N")])
+    with pytest.raises(ConfigError, match="--window"):
+        variant_effects_to_file(old, vcf, genomes["plain"], tmp_path / "x.tsv")
+    assert main(["scan", str(bundle), "--genome", str(genomes["plain"]), "-o", str(tmp_path / "x.bedGraph")]) == 1
+    assert not (tmp_path / "x.bedGraph").exists() and not (tmp_path / "x.tsv").exists()
+
+
+@pytest.mark.parametrize("arch", ["cnn-lstm", "auto"])
+def test_every_architecture_records_its_training_lengths(tmp_path, arch):
+    """Nets and ensembles record min/median/max letters of the training records, shown by `bioseq info`
+    and kept in the bundle; the median is the default window."""
+    rng = random.Random(5)
+    recs = [SequenceItem(f"r{i}", rand_seq(rng, 30 + i % 21), ("a" if i % 2 else "b",)) for i in range(60)]
+    tiny = {"conv_filters": [8], "conv_kernels": [5], "pool_sizes": [2], "rnn_hidden": 4, "head_hidden": 0}
+    options = {"epochs": 1, "hparams": tiny} if arch == "cnn-lstm" else {"candidates": ["kmer-linear"]}
+    trained = bioseq.train(recs[:48], recs[48:], arch=arch, progress=False, **options)
+    lengths = sorted(len(r.seq) for r in recs[:48])
+    expected = {"min": lengths[0], "median": lengths[23], "max": lengths[-1]}
+    bundle = tmp_path / "m.safetensors"
+    trained.save(bundle)
+    loaded = bioseq.load(bundle)
+    assert loaded.metadata["train_lengths"] == expected
+    from bioseq.genomics.model_info import model_length
+
+    assert model_length(loaded) == expected["median"] and model_length(loaded, 7) == 7
+    from bioseq.cli.info import summary
+
+    assert f"train length: min {expected['min']}, median {expected['median']}, max {expected['max']}" in summary(
+        loaded.metadata)
+
+
+def test_scan_by_chromosome_and_progress(tmp_path, genomes, model):
+    """Scans of single chromosomes, concatenated in .fai order, are the whole scan (the workflow's
+    shards), peaks included; progress counts every window, skipped ones too, out of the total."""
+    whole, whole_peaks = tmp_path / "whole.bedGraph", tmp_path / "whole.bed"
+    calls = []
+    stats = scan_to_file(model, genomes["plain"], whole, peaks=whole_peaks, threshold=0.3,
+                         progress=lambda n, total: calls.append((n, total)))
+    total = (3000 - WINDOW) // 50 + 1 + (800 - WINDOW) // 50 + 1
+    assert {t for _, t in calls} == {total} and sum(n for n, _ in calls) == total == stats.windows + stats.skipped_n
+    parts, peaks = [], []
+    for chrom in ("chr1", "chr2"):
+        out, bed = tmp_path / f"{chrom}.bedGraph", tmp_path / f"{chrom}.bed"
+        scan_to_file(model, genomes["plain"], out, chroms=[chrom], peaks=bed, threshold=0.3)
+        parts.append(out.read_text())
+        peaks.append(bed.read_text())
+    assert "".join(parts) == whole.read_text() and "".join(peaks) == whole_peaks.read_text()
+    assert whole_peaks.read_text() and all(f"{c}:{s}-{e}" == name for c, s, e, name, *_ in
+                                           (line.split("\t") for line in whole_peaks.read_text().splitlines()))
+    with pytest.raises(GenomeError, match="unknown chromosome 'chrX'"):
+        scan_to_file(model, genomes["plain"], tmp_path / "x.bedGraph", chroms=["chrX"])
 
 
 # ------------------------------------------------------------------ variants
@@ -293,6 +361,30 @@ def test_variant_effects(tmp_path, genomes, chroms, model):
     out_gz = tmp_path / "e_gz.tsv"
     variant_effects_to_file(model, vcf, genomes["bgzip"], out_gz, window=WINDOW)
     assert out_gz.read_text() == out.read_text()
+
+
+def test_variant_effects_by_chromosome(tmp_path, genomes, chroms, model):
+    """Per-chromosome tables, concatenated in genome order, are the whole table (sorted VCF); a record
+    on a chromosome the genome lacks is an error in every shard; progress counts records."""
+    s1, s2 = chroms["chr1"], chroms["chr2"].upper()
+    rows = [("chr1", 11, "a", s1[10], "A" if s1[10] != "A" else "C"), ("chr1", 1509, "b", s1[1508], "T,G"),
+            ("chr2", 600, "c", s2[599], "A" if s2[599] != "A" else "G")]
+    vcf = write_vcf(tmp_path / "v.vcf", rows)
+    whole = tmp_path / "whole.tsv"
+    seen = []
+    variant_effects_to_file(model, vcf, genomes["plain"], whole, progress=lambda n, t: seen.append((n, t)))
+    assert seen == [(3, None)]
+    parts = []
+    for chrom in ("chr1", "chr2"):
+        out = tmp_path / f"{chrom}.tsv"
+        stats = variant_effects_to_file(model, vcf, genomes["plain"], out, chroms=[chrom])
+        assert stats.records == (2 if chrom == "chr1" else 1)
+        parts.append(out.read_text().split("\n", 1))
+    assert parts[0][0] == parts[1][0]  # one header
+    assert parts[0][0] + "\n" + parts[0][1] + parts[1][1] == whole.read_text()
+    unknown = write_vcf(tmp_path / "u.vcf", rows + [("chrQ", 5, "q", "A", "C")])
+    with pytest.raises(GenomeError, match="variant chrQ:5 q: unknown chromosome"):
+        variant_effects_to_file(model, unknown, genomes["plain"], tmp_path / "o.tsv", chroms=["chr1"])
 
 
 def test_ref_mismatch_names_the_variant(tmp_path, genomes, chroms, model):
@@ -362,3 +454,169 @@ def test_crafted_genome_and_vcf_get_named_errors(tmp_path, capsys, genomes, mode
     err = capsys.readouterr().err
     assert "variant chrQ:5 rsQ: unknown chromosome 'chrQ'" in err and "unk.vcf" in err
     assert not (tmp_path / "o.tsv").exists() and not (tmp_path / "o.bg").exists()
+
+
+# ------------------------------------------------------------------ chrom sizes, figures, progress bars
+def test_chrom_sizes_cli_builds_the_index_and_lists_chromosomes(tmp_path, chroms):
+    fa = write_fasta(tmp_path / "g.fa", chroms)
+    out = tmp_path / "g.chrom.sizes"
+    assert main(["chrom-sizes", str(fa), "-o", str(out)]) == 0
+    assert out.read_text() == "chr1\t3000\nchr2\t800\n" and (tmp_path / "g.fa.fai").exists()
+    assert main(["chrom-sizes", str(tmp_path / "nope.fa"), "-o", str(tmp_path / "x")]) == 1
+
+
+def test_track_summary_and_plot(tmp_path):
+    """Each point is the largest value of the bins whose centre falls in it; chromosomes side by side
+    in chrom.sizes order; a chromosome missing from the sizes is an error naming the line."""
+    from bioseq.genomics.plots import plot_track, summarize_track
+
+    track = tmp_path / "t.bedGraph"
+    track.write_text("a\t0\t10\t0.1\na\t10\t20\t0.7\na\t20\t30\t0.3\nb\t0\t10\t0.9\n")
+    summary = summarize_track(track, {"a": 40, "b": 20}, buckets=3)  # 60 letters: 20 per point
+    assert summary.bucket == 20 and summary.offsets == {"a": 0, "b": 40}
+    assert np.allclose(summary.values, [0.7, 0.3, 0.9])  # centres 5, 15 | 25 | 45
+    fine = summarize_track(track, {"a": 40, "b": 20}, buckets=1000)  # never narrower than a bin
+    assert fine.bucket == 10 and np.isnan(fine.values[3]) and fine.values[4] == pytest.approx(0.9)
+    sizes = tmp_path / "s.sizes"
+    sizes.write_text("a\t40\nb\t20\n")
+    peaks = tmp_path / "p.bed"
+    peaks.write_text("a\t10\t20\ta:10-20\t700\t.\n")
+    out = tmp_path / "t.png"
+    plot_track(track, out, peaks=peaks, chrom_sizes=sizes, threshold=0.5, title="t")
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    sizes.write_text("a\t40\n")
+    assert main(["plot-track", str(track), "--chrom-sizes", str(sizes), "-o", str(tmp_path / "x.png")]) == 1
+    assert not (tmp_path / "x.png").exists()
+    with pytest.raises(Exception, match=r"t.bedGraph:4.*'b' is not in the genome's chromosome list"):
+        summarize_track(track, {"a": 40})
+
+
+def test_top_effects_rank_by_class_or_largest_effect(tmp_path, capsys):
+    from bioseq.errors import InputFormatError
+    from bioseq.genomics.plots import top_effects
+
+    table = tmp_path / "e.tsv"
+    cols = ["chrom", "pos", "id", "ref", "alt"] + [f"{s}_{c}" for s in ("ref", "alt", "delta", "log2fc")
+                                                   for c in ("x", "y", "z")]
+    rows = [  # deltas (x, y, z)
+        ["chr1", "5", "v1", "A", "C", 0.5, 0.5, 0.0, 0.4, 0.1, 0.5, -0.1, -0.4, 0.5, 0, 0, 0],
+        ["chr1", "9", "v2", "G", "T", 0.5, 0.5, 0.0, 0.1, 0.8, 0.1, -0.4, 0.3, 0.1, 0, 0, 0],
+        ["chr2", "3", "v3", "T", "TA", 0.5, 0.5, 0.0, 0.45, 0.55, 0.0, -0.05, 0.05, 0.0, 0, 0, 0],
+    ]
+    table.write_text("\t".join(cols) + "\n" + "".join("\t".join(map(str, r)) + "\n" for r in rows))
+    best, classes = top_effects(table, n=2)  # three classes: each variant's largest |delta|
+    assert classes == ["x", "y", "z"]
+    assert [(r[0], r[3], r[6], r[9]) for r in best] == [(1, "v1", "z", 0.5), (2, "v2", "x", -0.4)]
+    best, _ = top_effects(table, n=5, class_name="y")
+    assert [r[3] for r in best] == ["v1", "v2", "v3"]  # |-0.4| > |0.3| > |0.05|
+    out, plot = tmp_path / "top.tsv", tmp_path / "top.png"
+    assert main(["top-effects", str(table), "-n", "1", "--class", "x", "-o", str(out), "--plot", str(plot)]) == 0
+    lines = out.read_text().splitlines()
+    assert lines[0].split("\t")[:7] == ["rank", "chrom", "pos", "id", "ref", "alt", "class"]
+    assert lines[1].split("\t")[:7] == ["1", "chr1", "9", "v2", "G", "T", "x"] and len(lines) == 2
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    with pytest.raises(InputFormatError, match="no class 'w'"):
+        top_effects(table, class_name="w")
+    bad = tmp_path / "bad.tsv"
+    bad.write_text("id\tpredicted\tprob_a\n")
+    assert main(["top-effects", str(bad), "-o", str(tmp_path / "x.tsv")]) == 1
+    assert "not a variant-effect table" in capsys.readouterr().err
+
+
+def test_scan_and_variant_effect_cli_progress_bars(tmp_path, genomes, chroms, model, monkeypatch, capsys):
+    """A bar on a terminal (counting windows out of the total; records), none with --no-progress or
+    when stderr is not a terminal, as for predict."""
+    bundle = tmp_path / "m.safetensors"
+    model.save(bundle)
+    vcf = write_vcf(tmp_path / "v.vcf", [("chr1", 11, "a", chroms["chr1"][10], "N")])
+    scan = ["scan", str(bundle), "--genome", str(genomes["plain"]), "-o", str(tmp_path / "s.bg")]
+    effect = ["variant-effect", str(bundle), "--vcf", str(vcf), "--genome", str(genomes["plain"]), "-o",
+              str(tmp_path / "e.tsv")]
+    total = (3000 - WINDOW) // 50 + 1 + (800 - WINDOW) // 50 + 1
+    assert main(scan) == 0
+    assert f"{total}/{total}" not in capsys.readouterr().err  # not a terminal: no bar
+    monkeypatch.setattr("sys.stderr.isatty", lambda: True, raising=False)
+    assert main(scan) == 0
+    err = capsys.readouterr().err
+    assert f"{total}/{total}" in err and "win" in err
+    assert main(effect) == 0
+    assert "variant-effect: 1 rec" in capsys.readouterr().err
+    assert main([*scan, "--no-progress"]) == 0 and f"{total}/{total}" not in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------ the README's example
+EXAMPLE_DIR = Path(__file__).resolve().parent / "data" / "genomics"
+
+
+def write_training_set(path, n=200):
+    """WINDOW-letter records labelled `motif` (the planted motif somewhere) or `background`."""
+    rng = random.Random(11)
+    with open(path, "w") as fh:
+        for i in range(n):
+            seq = rand_seq(rng, WINDOW)
+            if i % 2:
+                at = rng.randint(0, WINDOW - len(MOTIF))
+                seq = seq[:at] + MOTIF + seq[at + len(MOTIF):]
+            fh.write(f">w{i} label={'motif' if i % 2 else 'background'}\n{seq}\n")
+    return path
+
+
+def example_variants(chroms):
+    """A sorted VCF's rows: an SNV breaking the motif, background SNVs, a multi-allelic record, an indel."""
+    s1, s2 = chroms["chr1"], chroms["chr2"].upper()
+    mid = MOTIF_AT + 8
+    return [
+        ("chr1", 101, "bg1", s1[100], "A" if s1[100] != "A" else "C"),
+        ("chr1", mid + 1, "in_motif", s1[mid], "A" if s1[mid] != "A" else "T"),
+        ("chr1", 2001, "multi", s1[2000], "AC,G" if s1[2000] != "G" else "AC,T"),
+        ("chr1", 2501, "del", s1[2500:2503], s1[2500]),
+        ("chr2", 501, "bg2", s2[500], "A" if s2[500] != "A" else "C"),
+    ]
+
+
+def write_example(directory):
+    """The README's small synthetic genome: genome.fa (+ .fai), train.fa, regions.bed, variants.vcf."""
+    chroms = make_genome()
+    write_fasta(directory / "genome.fa", chroms)
+    with Genome(directory / "genome.fa"):
+        pass  # writes genome.fa.fai
+    write_training_set(directory / "train.fa")
+    (directory / "regions.bed").write_text(
+        f"chr1\t{MOTIF_AT - 42}\t{MOTIF_AT + 58}\tmotif_site\t0\t+\n"
+        "chr1\t500\t600\tbackground_site\t0\t-\nchr2\t600\t700\n"
+    )
+    write_vcf(directory / "variants.vcf", example_variants(chroms))
+
+
+def test_the_shipped_example_is_what_the_helpers_make(tmp_path):
+    write_example(tmp_path)
+    for name in ("genome.fa", "genome.fa.fai", "train.fa", "regions.bed", "variants.vcf"):
+        assert (tmp_path / name).read_bytes() == (EXAMPLE_DIR / name).read_bytes(), name
+
+
+def test_readme_genomics_example_runs(tmp_path, monkeypatch, capsys):
+    """The commands of the README's genomics example, as written there, on a copy of tests/data/genomics:
+    the scan's peak covers the planted motif, the motif-breaking SNV has the largest effect."""
+    import shlex
+    import shutil
+
+    readme = (EXAMPLE_DIR.parents[2] / "README.md").read_text()
+    block = readme.split("<!-- genomics example -->", 2)[1]
+    commands = [line.split("#")[0].strip() for line in block.splitlines() if line.startswith("bioseq ")]
+    assert [c.split()[1] for c in commands] == ["train", "predict", "scan", "variant-effect"]
+    shutil.copytree(EXAMPLE_DIR, tmp_path / "genomics")
+    monkeypatch.chdir(tmp_path / "genomics")
+    for command in commands:
+        assert main(shlex.split(command)[1:]) == 0, capsys.readouterr().err
+    table = read_predictions("regions.tsv")
+    assert table.ids == ["motif_site", "background_site", "chr2:600-700(.)"]
+    assert table.predicted == ["motif", "background", "background"]
+    peaks = [line.split("\t") for line in open("peaks.bed").read().splitlines()]
+    assert any(p[0] == "chr1" and int(p[1]) <= MOTIF_AT < int(p[2]) for p in peaks)
+    rows = [line.split("\t") for line in open("effects.tsv").read().splitlines()]
+    deltas = {(r[2], r[4]): float(r[rows[0].index("delta_motif")]) for r in rows[1:]}
+    assert len(deltas) == 6  # the multi-allelic record gives two rows
+    (in_motif,) = [d for (vid, _), d in deltas.items() if vid == "in_motif"]
+    others = [abs(d) for (vid, _), d in deltas.items() if vid != "in_motif"]
+    assert in_motif < 0 and abs(in_motif) > 3 * max(others)  # "by far the largest", negative
+

@@ -110,3 +110,34 @@ def test_cli_shard_and_gather(tmp_path, capsys):
     assert read_predictions(tmp_path / "all.tsv").ids == [i.id for i in iter_sequences(DATA / "dna.fa")]
     assert main(["gather", str(DATA / "dna.fa"), "-o", str(tmp_path / "x.tsv")]) == 1
     assert "not a prediction table" in capsys.readouterr().err
+
+
+def test_gather_any_table_or_headerless_lines(tmp_path, capsys):
+    """--kind tsv: one header (checked equal), any columns; --kind lines: no header, empty parts
+    allowed (a chromosome without windows), a last line without newline completed."""
+    a, b, c = tmp_path / "a.tsv", tmp_path / "b.tsv", tmp_path / "c.tsv"
+    a.write_text("chrom\tpos\tdelta_x\nchr1\t5\t0.1\n")
+    b.write_text("chrom\tpos\tdelta_x\n")
+    c.write_text("chrom\tpos\tdelta_x\nchr2\t7\t-0.2")
+    out = tmp_path / "all.tsv"
+    assert gather_tables([a, b, c], out, kind="tsv") == 2
+    assert out.read_text() == "chrom\tpos\tdelta_x\nchr1\t5\t0.1\nchr2\t7\t-0.2\n"
+    other = tmp_path / "other.tsv"
+    other.write_text("chrom\tpos\tdelta_y\n")
+    with pytest.raises(InputFormatError, match="header differs") as err:
+        gather_tables([a, other], tmp_path / "x.tsv", kind="tsv")
+    assert str(other) in str(err.value)
+    empty = tmp_path / "empty.bedGraph"
+    empty.write_text("")
+    with pytest.raises(EmptyInputError, match="no header"):
+        gather_tables([a, empty], tmp_path / "x.tsv", kind="tsv")
+    t1, t2 = tmp_path / "1.bedGraph", tmp_path / "2.bedGraph"
+    t1.write_text("chr1\t0\t10\t0.5\n")
+    t2.write_text("chr2\t0\t10\t0.25")
+    lines = tmp_path / "all.bedGraph"
+    assert main(["gather", "--kind", "lines", str(t1), str(empty), str(t2), "-o", str(lines)]) == 0
+    assert lines.read_text() == "chr1\t0\t10\t0.5\nchr2\t0\t10\t0.25\n"
+    with pytest.raises(ConfigError, match="unknown kind"):
+        gather_tables([t1], tmp_path / "x", kind="bed")
+    assert main(["gather", "--kind", "lines", str(tmp_path / "missing"), "-o", str(tmp_path / "x")]) == 1
+    assert "missing" in capsys.readouterr().err and not (tmp_path / "x").exists()

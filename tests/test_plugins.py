@@ -57,3 +57,24 @@ def test_broken_entry_point_is_named(monkeypatch):
     monkeypatch.setattr(reg, "_discover", lambda: {"broken": BrokenEP()})
     with pytest.raises(PluginError, match="'broken'.*failed to load"):
         reg.get("broken")
+
+
+def test_builtin_defaults_load_lazily_when_no_entry_point_is_installed(monkeypatch):
+    """A working tree run whose installed metadata predates a built-in still finds it; an installed
+    entry point of the same name wins."""
+    reg: Registry[object] = Registry("bioseq.test-group", builtins={"dumps": "json:dumps", "broken": "json:nope"})
+    assert "dumps" in reg and reg.names() == ["broken", "dumps"]
+    import json
+
+    assert reg.get("dumps") is json.dumps
+    with pytest.raises(PluginError, match="'broken'.*failed to load"):
+        reg.get("broken")
+
+    class EntryPoint:
+        name = "dumps"
+
+        def load(self):
+            return json.loads
+
+    monkeypatch.setattr(Registry, "_discover", lambda self: {"dumps": EntryPoint()})
+    assert Registry("bioseq.test-group", builtins={"dumps": "json:dumps"}).get("dumps") is json.loads

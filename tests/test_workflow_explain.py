@@ -139,9 +139,11 @@ def test_demo_config_plans_explain_once_its_block_is_uncommented(tmp_path: Path)
     uncommented as it stands, it is valid and adds the explain and motifs jobs for splice_uci / auto."""
     lines = DEMO_CONFIG.read_text().splitlines()
     start = lines.index("# explain:")
-    block = [line for line in lines[start:] if line.startswith("#")]
-    assert len(block) >= 3
-    text = "\n".join(lines[:start] + [line[2:] for line in block]) + "\n"
+    end = start + 1
+    while end < len(lines) and lines[end].startswith("#   "):  # the block's indented lines
+        end += 1
+    assert end - start >= 3
+    text = "\n".join(lines[:start] + [line[2:] for line in lines[start:end]] + lines[end:]) + "\n"
     cfg = yaml.safe_load(text)
     assert cfg["explain"] == {"dataset": "splice_uci", "model": "auto", "n": 200, "method": "ism", "tracks": 3}
     cfg["basedir"] = str(REPO)

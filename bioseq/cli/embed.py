@@ -23,7 +23,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
             "Layout: docs/EMBEDDINGS.md."
         ),
     )
-    p.add_argument("model", metavar="MODEL", help="model bundle (.safetensors)")
+    p.add_argument("model", metavar="MODEL", help="model bundle (.safetensors), or a pretrained encoder given by "
+                   "its local weights: esm:PATH.pt (fair-esm checkpoint) or hf:DIR (Hugging Face directory)")
     p.add_argument("input", metavar="INPUT", nargs="*", help="sequence file(s) (FASTA/FASTQ/GenBank/EMBL, "
                    "optionally .gz/.bz2) or '-' for stdin (or --regions)")
     p.add_argument("--cache", metavar="CACHE.h5", help="the embedding cache (created if absent)")
@@ -65,7 +66,7 @@ def report_check(command: str, cache: str, check: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     # No torch here: embed_to_file loads the model only when a row is not in the cache.
-    from bioseq.embed.deferred import DeferredModel
+    from bioseq.embed.deferred import as_model
     from bioseq.embed.embed import embed_to_file
     from bioseq.errors import ConfigError
 
@@ -76,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
         from bioseq.embed.cache_writer import repair_cache
 
         report_check("embed", args.cache, repair_cache(args.cache))
-    model = DeferredModel(args.model, device=args.device, threads=args.threads, cache=args.cache)
+    model = as_model(args.model, cache=args.cache, device=args.device, threads=args.threads)
     inputs = args.input[0] if len(args.input) == 1 else args.input
     if regions is not None:
         inputs = regions.items()
@@ -85,7 +86,8 @@ def run(args: argparse.Namespace) -> int:
 
         if args.output is None or args.cache is not None:
             raise ConfigError("--per-position writes -o OUT.h5 only (per-position rows are not cached)")
-        n = write_positions(model.model, inputs, args.output, dtype=args.dtype, allow_empty=args.allow_empty)
+        n = write_positions(getattr(model, "model", model), inputs, args.output, dtype=args.dtype,
+                            allow_empty=args.allow_empty)
         print(f"bioseq embed: per-position embeddings of {n} records -> {args.output}", file=sys.stderr)
         return 0
     stats = embed_to_file(

@@ -35,6 +35,7 @@ def summary(meta: dict[str, Any]) -> str:
         f"tokenizer:    k={tok.get('k')} stride={tok.get('stride')} canonical={tok.get('canonical')} "
         f"vocab_size={tok.get('vocab_size')}",
         f"long input:   {json.dumps(meta.get('long_input'))}",
+        f"strands:      {_strands(meta)}",
         f"hparams:      {json.dumps(meta.get('hparams'), sort_keys=True)}",
     ]
     if meta.get("thresholds") is not None:
@@ -46,7 +47,14 @@ def summary(meta: dict[str, Any]) -> str:
         lines.append(
             f"validation:   {shown} (selected on {sel}, epoch {meta.get('best_epoch')}, stopped: {meta.get('stopped')})"
         )
-    return "\n".join(lines + _data_lines(data) + _footer(meta))
+    return "\n".join(lines + _data_lines(data) + _length_lines(meta) + _footer(meta))
+
+
+def _strands(meta: dict) -> str:
+    """How a model reads the strands (``strands`` is absent from one-strand configurations)."""
+    if meta.get("strands") == "both":
+        return "both (each prediction averages the sequence and its reverse complement)"
+    return "given (as read)"
 
 
 def _fmt(v: Any) -> str:
@@ -61,6 +69,14 @@ def _data_lines(data: dict[str, Any]) -> list[str]:
         f"validated on {data.get('n_valid')} ({data.get('valid_source')})",
         f"data sha256:  train {data.get('train')}  valid {data.get('valid')}",
     ]
+
+
+def _length_lines(meta: dict[str, Any]) -> list[str]:
+    """The training sequences' lengths (the default window of ``bioseq scan``); none in older bundles."""
+    lengths = meta.get("train_lengths") or {}
+    if not lengths:
+        return []
+    return [f"train length: min {lengths.get('min')}, median {lengths.get('median')}, max {lengths.get('max')} letters"]
 
 
 def _footer(meta: dict[str, Any]) -> list[str]:
@@ -93,7 +109,7 @@ def ensemble_summary(meta: dict[str, Any]) -> str:
         score = (m.get("metrics") or {}).get(sel)
         lines.append(
             f"              {i:>2}  {m.get('arch', '?'):<14}{w:>8.3f}  {_fmt(score):>14}  "
-            f"k={tok.get('k')} stride={tok.get('stride')}"
+            f"k={tok.get('k')} stride={tok.get('stride')}; strands {_strands(m)}"
         )
     candidates = meta.get("candidates") or []
     if candidates:
@@ -106,7 +122,7 @@ def ensemble_summary(meta: dict[str, Any]) -> str:
     training = meta.get("training") or {}
     if training.get("max_time_min") is not None:
         lines.append(f"budget:       {training['max_time_min']} min; {training.get('budget_split')}")
-    return "\n".join(lines + _data_lines(meta.get("data_fingerprint") or {}) + _footer(meta))
+    return "\n".join(lines + _data_lines(meta.get("data_fingerprint") or {}) + _length_lines(meta) + _footer(meta))
 
 
 def run(args: argparse.Namespace) -> int:

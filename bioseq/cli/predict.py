@@ -20,7 +20,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
             "the table adds chrom, start, end, strand after the probabilities."
         ),
     )
-    p.add_argument("model", metavar="MODEL", help="model bundle (.safetensors) from 'bioseq train'")
+    p.add_argument("model", metavar="MODEL", help="model bundle (.safetensors) from 'bioseq train'; with --head "
+                   "also a pretrained encoder: esm:PATH.pt or hf:DIR (as given to 'bioseq embed')")
     p.add_argument("input", nargs="*", metavar="INPUT", help="sequence file(s), or - for stdin (or --regions)")
     p.add_argument("-o", "--output", required=True, metavar="PREDICTIONS.tsv", help="table to write (- for stdout)")
     p.add_argument("--batch-size", type=int, default=256, metavar="B", help="sequences per forward pass")
@@ -53,11 +54,19 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 def run(args: argparse.Namespace) -> int:
     from bioseq.bundle import load
     from bioseq.device import set_threads
+    from bioseq.models.external import is_encoder_spec, open_encoder
     from bioseq.predict import predict_to_file
 
     regions = region_source(args, args.input)
     set_threads(args.threads)
-    model = load(args.model, device=args.device)
+    if is_encoder_spec(args.model):
+        if args.head is None or regions is not None:
+            raise ConfigError(f"{args.model} is a pretrained encoder: it gives embeddings, not classes; predict "
+                              "with a head fitted on them (--head HEAD from 'bioseq fit-head'), or train one "
+                              "(bioseq train --arch esm-head)")
+        model = open_encoder(args.model, device=args.device, threads=args.threads)
+    else:
+        model = load(args.model, device=args.device)
     source = args.input[0] if len(args.input) == 1 else args.input
     if regions is not None:
         if args.head is not None or args.cache is not None:

@@ -23,8 +23,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     p.add_argument("--genome", required=True, metavar="GENOME.fa", help="reference FASTA (plain or bgzip)")
     p.add_argument("-o", "--output", required=True, metavar="OUT.bedGraph", help="bedGraph track to write")
     p.add_argument("--regions", metavar="REGIONS.bed", help="scan these regions only (default: every chromosome)")
+    p.add_argument("--chrom", action="append", metavar="NAME",
+                   help="scan this chromosome only (repeat for several; with --regions: its regions only). "
+                   "Concatenating the scans of a genome's chromosomes in .fai order gives the whole scan")
     p.add_argument("--window", type=int, metavar="W",
-                   help="window length (default: the model's training length, long_input max_bases)")
+                   help="window length (default: the model's training length, the median of train_lengths in "
+                   "'bioseq info'; a bundle without it needs --window)")
     p.add_argument("--stride", type=int, metavar="S", help="step between windows (default W/2)")
     p.add_argument("--class", dest="class_name", metavar="C",
                    help="class whose probability is tracked (default for a binary model: the positive, labels[1])")
@@ -36,23 +40,29 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     p.add_argument("--batch-size", type=int, default=256, metavar="B", help="windows per forward pass")
     p.add_argument("--threads", type=int, metavar="N", help="CPU threads for torch")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"], help="default: cuda if available")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar (shown when stderr is a terminal)")
     # Checked by bioseq.cli.main before run(): no output may be one of the inputs.
     p.set_defaults(run=run, reads=("model", "genome", "regions"), writes=("output", "peaks"))
     return p
 
 
 def run(args: argparse.Namespace) -> int:
+    import contextlib
+
     from bioseq.bundle import load
     from bioseq.device import set_threads
     from bioseq.genomics.scan import scan_to_file
+    from bioseq.predict import ProgressBar
 
     set_threads(args.threads)
     model = load(args.model, device=args.device)
-    stats = scan_to_file(
-        model, args.genome, args.output, regions=args.regions, window=args.window, stride=args.stride,
-        class_name=args.class_name, peaks=args.peaks, threshold=args.threshold, max_n=args.max_n,
-        batch_size=args.batch_size, both_strands=args.both_strands,
-    )
+    shown = not args.no_progress and sys.stderr.isatty()
+    with contextlib.closing(ProgressBar(shown, desc="scan", unit=" win")) as bar:
+        stats = scan_to_file(
+            model, args.genome, args.output, regions=args.regions, chroms=args.chrom, window=args.window,
+            stride=args.stride, class_name=args.class_name, peaks=args.peaks, threshold=args.threshold,
+            max_n=args.max_n, batch_size=args.batch_size, both_strands=args.both_strands, progress=bar.records,
+        )
     peaks = f", {stats.peaks} peaks -> {args.peaks}" if args.peaks else ""
     print(f"bioseq scan: {stats.windows} windows over {len(stats.chromosomes)} spans ({stats.skipped_n} skipped "
           f"for N, {stats.short_spans} spans shorter than the window) -> {args.output}{peaks}", file=sys.stderr)

@@ -100,6 +100,13 @@ def _add_optimisation_arguments(p: argparse._ArgumentGroup) -> None:
         help="reverse-complement augmentation, for strand-symmetric DNA/RNA tasks (off by default: "
         "the strand is signal in oriented data such as splice sites and promoters)",
     )
+    p.add_argument(
+        "--test-time-rc",
+        action="store_true",
+        help="predict by averaging each sequence with its reverse complement (stored in the bundle), for "
+        "DNA/RNA tasks where the strand carries no signal (off by default; --arch auto decides it per member "
+        "on the validation split)",
+    )
     p.add_argument("--no-class-weight", action="store_true", help="no loss weights against class imbalance")
 
 
@@ -149,6 +156,7 @@ def run(args: argparse.Namespace) -> int:
         threads=args.threads,
         device=args.device,
         augment_rc=bool(args.augment_rc),
+        test_time_rc=args.test_time_rc,
         class_weight=None if args.no_class_weight else "balanced",
         metric=args.metric,
         long_input=args.long_input,

@@ -7,6 +7,11 @@ weights. Everything the cache needs comes from the bundle's metadata
 alphabet, architecture) and, for the embedding width, from the cache's group of
 that fingerprint; the model is loaded (with its device and CPU threads) the
 first time a sequence must actually be computed.
+
+An external encoder given as ``esm:PATH`` / ``hf:PATH``
+(:mod:`bioseq.models.external`) is deferred the same way: opening it hashes
+its weight files (its fingerprint) and nothing more, and its width comes from
+the cache's group when the file does not tell it.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from bioseq.bundle import load, read_metadata
 from bioseq.embed.cache_format import cached_group_attrs
 from bioseq.errors import BioseqError, BundleError, ConfigError
 from bioseq.models.ensemble import ENSEMBLE_KIND
+from bioseq.models.external import is_encoder_spec, open_encoder
 from bioseq.tokenize.registry import tokenizer_from_config
 
 __all__ = ["DeferredModel", "as_model"]
@@ -94,11 +100,18 @@ class DeferredModel:
 
 def as_model(model: Any, cache: str | os.PathLike[str] | None = None, device: str | None = None,
              threads: int | None = None) -> Any:
-    """``model`` itself when it is a loaded model, a :class:`DeferredModel` when it is a bundle path.
+    """``model`` itself when it is a loaded model, a :class:`DeferredModel` when it is a bundle path,
+    an encoder (not loaded yet) when it is ``esm:PATH`` / ``hf:PATH``.
 
     ``device``/``threads`` apply to a bundle loaded here; a loaded model stays where it is
     (load it with ``bioseq.load(path, device=...)``), so passing them with one is a ConfigError.
     """
+    if is_encoder_spec(model):
+        encoder = open_encoder(model, device=device or "cpu", threads=threads)
+        if cache is not None:
+            attrs = cached_group_attrs(cache, encoder.fingerprint)
+            encoder.known_dim = None if attrs is None else int(attrs["embedding_dim"])
+        return encoder
     if isinstance(model, (str, os.PathLike)):
         return DeferredModel(model, device=device or "cpu", threads=threads, cache=cache)
     if device is not None or threads is not None:

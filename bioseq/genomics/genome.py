@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from bioseq.errors import ConfigError, GenomeError
+from bioseq.io.atomic import atomic_open
 
 EXTRA_HINT = "install the genomics extra: pip install 'bioseq[genomics]'"
 
@@ -124,3 +125,18 @@ class Genome:
             left = max(0, min(lo - start, end - start))
             return "N" * left + inner + "N" * (end - start - left - len(inner))
         return self._fasta.fetch(chrom, start, end).upper()
+
+
+def write_chrom_sizes(genome_path: str | os.PathLike[str], output: str | os.PathLike[str]) -> dict[str, int]:
+    """Write ``chrom<TAB>length`` per chromosome of the genome, in ``.fai`` order (UCSC's
+    ``chrom.sizes``), building the index beside the FASTA when missing; return the lengths.
+
+    The workflow shards scans and variant scoring by these chromosomes: one job builds the index
+    before the shards read it, and the list is read from a file rather than from bioseq.
+    """
+    with Genome(genome_path) as genome:
+        lengths = dict(genome.lengths)
+    with atomic_open(output, "w") as fh:
+        fh.writelines(f"{chrom}\t{size}\n" for chrom, size in lengths.items())
+    return lengths
+

@@ -12,20 +12,31 @@ def _members(model: Any) -> list[Any]:
     return list(getattr(model, "members", None) or [model])
 
 
+def training_length(model: Any) -> int | None:
+    """The typical (median) length of the model's training sequences, recorded in the bundle as
+    ``train_lengths`` by every architecture (an ensemble records its own); None for a bundle
+    written before bioseq recorded it."""
+    lengths = (getattr(model, "metadata", None) or {}).get("train_lengths") or {}
+    median = lengths.get("median")
+    return int(median) if isinstance(median, int) and not isinstance(median, bool) and median > 0 else None
+
+
 def model_length(model: Any, given: int | None = None) -> int:
-    """``given``, else the model's training length: ``long_input["max_bases"]`` (an ensemble: the
-    largest of its members'). A model that takes any length (kmer-linear) needs ``given``."""
+    """``given``, else the model's training length (:func:`training_length`), so that a scan or a
+    variant scores windows like the sequences the model learnt from. A bundle that does not record
+    it needs ``given``: the longest input a net accepts (``long_input.max_bases``) says nothing of
+    the length it was trained on, and kmer-linear takes any length."""
     if given is not None:
         if given < 1:
             raise ConfigError(f"the window must be >= 1 letters, got {given}")
         return given
-    spans = [int(m.long_input["max_bases"]) for m in _members(model) if (m.long_input or {}).get("max_bases")]
-    if not spans:
+    length = training_length(model)
+    if length is None:
         raise ConfigError(
-            f"this {model.arch} model takes sequences of any length and records no training length: "
-            "give the window length (--window)"
+            f"this {model.arch} model's bundle records no training sequence length (it was saved before "
+            "bioseq recorded train_lengths): give the window length with --window"
         )
-    return max(spans)
+    return length
 
 
 def class_index(model: Any, name: str | None) -> int:

@@ -12,13 +12,16 @@ leaves a gap. Lines are sorted: chromosomes in the genome's ``.fai`` order, then
 Streaming: windows are cut from one block of the genome at a time (``chunk`` windows,
 a few MB of letters) and scored through ``model.predict_proba_sequences``, so memory is
 flat in the chromosome's length. ``peaks``: BED6 of merged runs of adjacent bins whose
-value is at least ``threshold`` (name ``peak_<n>``, score ``round(1000 * max value)``).
+value is at least ``threshold`` (name ``chrom:start-end``, the same in a scan of one
+chromosome as in the whole genome's; score ``round(1000 * max value)``). ``chroms`` restricts a
+scan to some chromosomes: a workflow's shard, the concatenation of which in ``.fai`` order is
+the whole scan.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -81,7 +84,7 @@ class PeakWriter(AtomicTextWriter):
         if self._run is not None:
             chrom, s, e, v = self._run
             self.count += 1
-            self._handle().write(f"{chrom}\t{s}\t{e}\tpeak_{self.count}\t{round(1000 * v)}\t.\n")
+            self._handle().write(f"{chrom}\t{s}\t{e}\t{chrom}:{s}-{e}\t{round(1000 * v)}\t.\n")
             self._run = None
 
     def _commit(self) -> None:
@@ -130,12 +133,30 @@ def iter_window_blocks(
         yield starts[keep], [seq[o : o + window] for o in kept], int((~keep).sum())
 
 
+def n_windows(length: int, window: int, stride: int) -> int:
+    """Windows of a span of ``length`` letters (those that fit, starting every ``stride``)."""
+    return (length - window) // stride + 1 if length >= window else 0
+
+
+def select_chroms(genome: Genome, spans: list[tuple[str, int, int]], chroms: Sequence[str] | None
+                  ) -> list[tuple[str, int, int]]:
+    """The spans on ``chroms`` only (None: all): one shard of a workflow's scan. Each name must be
+    one of the genome's chromosomes (a named error otherwise); the genome's order is kept."""
+    if chroms is None:
+        return spans
+    wanted = set(chroms)
+    for c in wanted:
+        genome.length(c)
+    return [span for span in spans if span[0] in wanted]
+
+
 def scan_to_file(
     model: Any,
     genome_path: str | os.PathLike[str],
     output: str | os.PathLike[str],
     *,
     regions: str | os.PathLike[str] | None = None,
+    chroms: Sequence[str] | None = None,
     window: int | None = None,
     stride: int | None = None,
     class_name: str | None = None,
@@ -145,8 +166,14 @@ def scan_to_file(
     batch_size: int = 256,
     both_strands: bool = False,
     chunk: int = 4096,
+    progress: Callable[[int, int], None] | None = None,
 ) -> ScanStats:
-    """Scan ``genome_path`` (see the module doc) into the bedGraph ``output`` (and ``peaks``)."""
+    """Scan ``genome_path`` (see the module doc) into the bedGraph ``output`` (and ``peaks``).
+
+    ``chroms``: scan these chromosomes only (of the genome, or of the ``regions``): a workflow's
+    shard, whose gathered output equals the unsharded scan. ``progress``: called as
+    ``progress(windows done since the last call, windows in all)`` after each block.
+    """
     window = model_length(model, window)
     stride = stride if stride is not None else max(1, window // 2)
     if not 1 <= stride <= window:
@@ -155,26 +182,15 @@ def scan_to_file(
         raise ConfigError(f"--max-n is a fraction between 0 and 1, got {max_n}")
     col = class_index(model, class_name)
     chunk = max(1, min(chunk, MAX_LETTERS_PER_CHUNK // window))
-    offset = (window - stride) // 2
-    stats = ScanStats()
     with Genome(genome_path) as genome:
         spans = scan_spans(genome, None if regions is None else read_bed(regions))
+        spans = select_chroms(genome, spans, chroms)
         writers: list[AtomicTextWriter] = [BedGraphWriter(output)]
         if peaks is not None:
             writers.append(PeakWriter(peaks, threshold))
+        geometry = _Geometry(window, stride, chunk, max_n, col)
         try:
-            for chrom, start, end in spans:
-                stats.short_spans += end - start < window
-                blocks = iter_window_blocks(genome, chrom, start, end, window, stride, chunk, max_n)
-                for starts, seqs, skipped in blocks:
-                    stats.skipped_n += skipped
-                    if not seqs:
-                        continue
-                    probs = model.predict_proba_sequences(seqs, batch_size=batch_size, both_strands=both_strands)
-                    bins = starts + offset
-                    for w in writers:
-                        w.write((chrom, bins, bins + stride, probs[:, col]))
-                    stats.windows += len(seqs)
+            stats = _scan(model, genome, spans, writers, geometry, batch_size, both_strands, progress)
         except BaseException:
             for w in writers:
                 w.abort()
@@ -183,4 +199,47 @@ def scan_to_file(
             w.close()
     stats.chromosomes = [s[0] for s in spans]
     stats.peaks = writers[1].count if peaks is not None else 0  # type: ignore[attr-defined]
+    return stats
+
+
+@dataclass(frozen=True)
+class _Geometry:
+    """How windows are cut and read: ``window``/``stride`` letters, ``chunk`` windows per block,
+    the N fraction ``max_n`` and the probability column ``col`` tracked."""
+
+    window: int
+    stride: int
+    chunk: int
+    max_n: float
+    col: int
+
+
+def _scan(
+    model: Any,
+    genome: Genome,
+    spans: list[tuple[str, int, int]],
+    writers: list[AtomicTextWriter],
+    g: _Geometry,
+    batch_size: int,
+    both_strands: bool,
+    progress: Callable[[int, int], None] | None,
+) -> ScanStats:
+    """Score every window of ``spans`` block by block; each block's probabilities ``(n, C)`` go,
+    column ``g.col`` on the windows' central bins, to every writer."""
+    stats = ScanStats()
+    offset = (g.window - g.stride) // 2
+    total = sum(n_windows(e - s, g.window, g.stride) for _, s, e in spans)
+    for chrom, start, end in spans:
+        stats.short_spans += end - start < g.window
+        for starts, seqs, skipped in iter_window_blocks(genome, chrom, start, end, g.window, g.stride, g.chunk,
+                                                        g.max_n):
+            stats.skipped_n += skipped
+            if seqs:
+                probs = model.predict_proba_sequences(seqs, batch_size=batch_size, both_strands=both_strands)
+                bins = starts + offset
+                for w in writers:
+                    w.write((chrom, bins, bins + g.stride, probs[:, g.col]))
+                stats.windows += len(seqs)
+            if progress is not None:
+                progress(len(seqs) + skipped, total)
     return stats

@@ -26,7 +26,7 @@ from __future__ import annotations
 import logging
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
@@ -103,11 +103,16 @@ def _check_ref(genome: Genome, rec: Any, policy: str, stats: VariantStats, where
 
 
 def iter_alleles(
-    vcf: Any, genome: Genome, window: int, max_allele: int, ref_mismatch: str, stats: VariantStats, where: str
+    vcf: Any, genome: Genome, window: int, max_allele: int, ref_mismatch: str, stats: VariantStats, where: str,
+    chroms: set[str] | None = None,
 ) -> Iterator[tuple[Any, list[Allele]]]:
-    """``(record, its scorable ALTs)`` per VCF record, in file order."""
+    """``(record, its scorable ALTs)`` per VCF record, in file order; with ``chroms``, the records on
+    those chromosomes only (a workflow's shard). A record on a chromosome the genome lacks is an
+    error in every shard, as it is without ``chroms``: no shard would otherwise report it."""
     limit = min(max_allele, window - 1)
     for rec in vcf:
+        if chroms is not None and rec.chrom not in chroms and rec.chrom in genome.lengths:
+            continue
         stats.records += 1
         keep: list[Allele] = []
         alts = rec.alts or ()
@@ -207,14 +212,21 @@ def variant_effects_to_file(
     genome_path: str | os.PathLike[str],
     output: str | os.PathLike[str],
     *,
+    chroms: Sequence[str] | None = None,
     window: int | None = None,
     both_strands: bool = False,
     ref_mismatch: str = "error",
     max_allele: int = 50,
     batch_size: int = 256,
     chunk: int = 1024,
+    progress: Callable[[int, None], None] | None = None,
 ) -> VariantStats:
-    """Score every SNV/short indel of ``vcf_path`` (module doc) into ``output`` (TSV or VCF)."""
+    """Score every SNV/short indel of ``vcf_path`` (module doc) into ``output`` (TSV or VCF).
+
+    ``chroms``: the records on these chromosomes only (each must be one of the genome's), in file
+    order: a workflow's shard. ``progress``: called as ``progress(records read since the last
+    call, None)`` after each block of ``chunk`` records (the VCF is streamed: no total).
+    """
     pysam = require_pysam()
     if ref_mismatch not in MISMATCH_POLICIES:
         raise ConfigError(f"--ref-mismatch must be one of {', '.join(MISMATCH_POLICIES)}, got {ref_mismatch!r}")
@@ -222,20 +234,16 @@ def variant_effects_to_file(
     labels = [str(lab) for lab in model.labels]
     stats = VariantStats()
     where = os.fspath(vcf_path)
-    try:
-        verbosity = pysam.set_verbosity(0)  # no "could not retrieve index" noise: the VCF is read in order
-        try:
-            vcf = pysam.VariantFile(where)
-        finally:
-            pysam.set_verbosity(verbosity)
-    except (OSError, ValueError) as exc:
-        raise InputFormatError(f"cannot read the VCF ({exc})", path=where) from None
+    vcf = _open_vcf(pysam, where)
     with vcf, Genome(genome_path) as genome:
+        for c in chroms or ():
+            genome.length(c)
         writer: AtomicWriter = (
             EffectVcfWriter(output, vcf.header, labels) if is_vcf_output(output) else EffectTableWriter(output, labels)
         )
         with writer:
-            records = iter_alleles(vcf, genome, window, max_allele, ref_mismatch, stats, where)
+            wanted = None if chroms is None else set(chroms)
+            records = iter_alleles(vcf, genome, window, max_allele, ref_mismatch, stats, where, wanted)
             while block := list(islice(records, chunk)):
                 alleles = [a for _, group in block for a in group]
                 scores: dict[int, np.ndarray] = {}
@@ -244,4 +252,18 @@ def variant_effects_to_file(
                     scores = {id(a): values[i] for i, a in enumerate(alleles)}
                     stats.scored += len(alleles)
                 writer.write((block, scores))
+                if progress is not None:
+                    progress(len(block), None)
     return stats
+
+
+def _open_vcf(pysam: Any, where: str) -> Any:
+    """``pysam.VariantFile`` of ``where`` (read in order: no index needed), or a named error."""
+    try:
+        verbosity = pysam.set_verbosity(0)  # no "could not retrieve index" noise: the VCF is read in order
+        try:
+            return pysam.VariantFile(where)
+        finally:
+            pysam.set_verbosity(verbosity)
+    except (OSError, ValueError) as exc:
+        raise InputFormatError(f"cannot read the VCF ({exc})", path=where) from None

@@ -8,20 +8,23 @@
   the input. With fewer records than shards the last shards are **empty files**
   (zero bytes: a workflow's outputs must all exist); read them with
   ``iter_sequences(..., allow_empty=True)``.
-* :func:`gather_tables` concatenates prediction tables in the given order.
+* :func:`gather_tables` concatenates prediction tables (or any TSV, or header-less
+  bedGraph/BED) in the given order.
 
 Every output is written atomically (temporary file + rename).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import IO
 
-from bioseq.errors import ConfigError, InputFormatError
+from bioseq.errors import ConfigError, EmptyInputError, InputFormatError
 from bioseq.io.atomic import atomic_path
-from bioseq.io.formats import STDIN, _gzip_impl
+from bioseq.io.formats import STDIN, _gzip_impl, decoding_errors_named
 from bioseq.io.readers import iter_records, iter_sequences
 from bioseq.io.writers import open_table
 
@@ -94,18 +97,28 @@ def shard_file(
     return sizes
 
 
-def gather_tables(inputs: Sequence[str | os.PathLike[str]], output: str | os.PathLike[str]) -> int:
-    """Concatenate prediction tables ``inputs`` (in this order) into ``output``; return the row count.
+GATHER_KINDS = ("predictions", "tsv", "lines")
 
-    Every input must have the same header (same labels, same order); rows are
-    copied as they are. The output appears atomically when complete.
+
+def gather_tables(
+    inputs: Sequence[str | os.PathLike[str]], output: str | os.PathLike[str], kind: str = "predictions"
+) -> int:
+    """Concatenate tables ``inputs`` (in this order) into ``output``; return the row count.
+
+    ``kind``: ``predictions`` (prediction tables: the header is checked as one), ``tsv`` (any
+    table whose first line is its header, e.g. variant effects) or ``lines`` (no header: bedGraph,
+    BED; a file may be empty). With a header, every input must have the same one (same labels,
+    same order) and it is written once; rows are copied as they are. The output appears
+    atomically when complete.
 
     Raises:
-        ConfigError: no inputs.
+        ConfigError: no inputs, or an unknown ``kind``.
         EmptyInputError: an input without even a header.
         InputFormatError: a header differing from the first input's, or not a
             prediction table.
     """
+    if kind not in GATHER_KINDS:
+        raise ConfigError(f"unknown kind of table {kind!r}; choose one of {', '.join(GATHER_KINDS)}")
     paths = [Path(p) for p in inputs]
     if not paths:
         raise ConfigError("gather needs at least one input table")
@@ -113,25 +126,51 @@ def gather_tables(inputs: Sequence[str | os.PathLike[str]], output: str | os.Pat
     rows = 0
     with atomic_path(output) as tmp, open(tmp, "w", encoding="utf-8", newline="") as out:
         for path in paths:
-            with open_table(path) as (fh, first, _labels):
+            with _open_part(path, kind) as (fh, first):
                 if header is None:
                     header = first
-                    out.write(first if first.endswith("\n") else first + "\n")
+                    out.write(first if first.endswith("\n") or not first else first + "\n")
                 elif first.rstrip("\r\n") != header.rstrip("\r\n"):
                     raise InputFormatError(
                         f"header differs from {paths[0]}'s ({first.strip()[:60]!r} vs "
                         f"{header.strip()[:60]!r}): tables from different models cannot be gathered",
                         path=path, line=1,
                     )
-                last = ""
-                for block in iter(lambda fh=fh: fh.read(1 << 20), ""):
-                    out.write(block)
-                    rows += block.count("\n")
-                    last = block[-1]
-                if last and last != "\n":  # a final row without newline
-                    out.write("\n")
-                    rows += 1
+                rows += _copy_rows(fh, out)
     return rows
 
 
-__all__ = ["shard_file", "gather_tables", "shard_sizes"]
+@contextlib.contextmanager
+def _open_part(path: Path, kind: str) -> Iterator[tuple[IO[str], str]]:
+    """``(handle after the header, header line)`` of one gathered input; the header is ``""`` for
+    ``lines``."""
+    if kind == "predictions":
+        with open_table(path) as (fh, first, _labels):
+            yield fh, first
+        return
+    try:
+        fh = open(path, encoding="utf-8", newline="")
+    except OSError as exc:
+        raise InputFormatError(f"cannot read the table ({exc.strerror})", path=path) from None
+    with fh, decoding_errors_named(path, "a plain-text table"):
+        first = fh.readline() if kind == "tsv" else ""
+        if kind == "tsv" and not first:
+            raise EmptyInputError("table is empty (no header)", path=path)
+        yield fh, first
+
+
+def _copy_rows(fh: IO[str], out: IO[str]) -> int:
+    """Copy the rest of ``fh`` to ``out`` in 1 MiB blocks (a final row gets its newline); rows copied."""
+    rows = 0
+    last = ""
+    for block in iter(lambda: fh.read(1 << 20), ""):
+        out.write(block)
+        rows += block.count("\n")
+        last = block[-1]
+    if last and last != "\n":  # a final row without newline
+        out.write("\n")
+        rows += 1
+    return rows
+
+
+__all__ = ["shard_file", "gather_tables", "shard_sizes", "GATHER_KINDS"]

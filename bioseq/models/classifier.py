@@ -44,6 +44,19 @@ def default_long_input(hparams: dict, kind: str, tokenizer: Any, policy: str = "
     }
 
 
+STRANDS = ("given", "both")
+
+
+def check_strands(strands: Any, tokenizer: Any) -> str:
+    """``strands`` if valid: ``"both"`` needs an alphabet with a complement (DNA/RNA)."""
+    if strands not in STRANDS:
+        raise BundleError(f"strands must be one of {', '.join(STRANDS)}, got {strands!r}")
+    alphabet = tokenizer.config().get("alphabet") if tokenizer is not None else None
+    if strands == "both" and alphabet is not None and not get_alphabet(alphabet).has_complement:
+        raise ConfigError(f"test-time reverse-complement averaging needs DNA/RNA; the model reads {alphabet}")
+    return strands
+
+
 def _check_dtypes(arrays: dict[str, np.ndarray], expected: dict[str, Any]) -> None:
     """Each array must be of the net's kind of number: torch would silently cast an integer
     tensor into a float parameter (an edited bundle would then predict from garbage)."""
@@ -72,6 +85,11 @@ class Classifier(Fingerprinted):
         hparams: the architecture's hyper-parameters.
         thresholds: per-label decision thresholds (multilabel; 0.5 by default).
         long_input: the long-input policy (:func:`default_long_input`).
+        strands: ``"given"`` (score the sequence as given) or ``"both"``: average
+            every prediction and embedding with the reverse complement's
+            (test-time reverse-complement averaging, DNA/RNA only) -- for tasks
+            where the strand carries no signal; ``--test-time-rc`` at training,
+            or decided on validation by ``--arch auto``.
         metadata: everything else stored in the bundle (history, metrics, ...).
         device: where a torch net runs.
     """
@@ -88,6 +106,7 @@ class Classifier(Fingerprinted):
         hparams: dict,
         thresholds: Sequence[float] | None = None,
         long_input: dict | None = None,
+        strands: str = "given",
         metadata: dict | None = None,
         device: Any = "cpu",
     ) -> None:
@@ -106,6 +125,7 @@ class Classifier(Fingerprinted):
         self.long_input = (
             dict(long_input) if long_input is not None else default_long_input(self.hparams, kind, tokenizer)
         )
+        self.strands = check_strands(strands, tokenizer)
         self.metadata = dict(metadata or {})
         self.device = self._to_device(device)
 
@@ -162,6 +182,7 @@ class Classifier(Fingerprinted):
                 hparams=hparams,
                 thresholds=info.get("thresholds"),
                 long_input=info.get("long_input"),
+                strands=info.get("strands", "given"),
                 metadata=info,
             )
             model.load_state_arrays(tensors)
@@ -215,6 +236,7 @@ class Classifier(Fingerprinted):
             "task": self.task,
             "thresholds": self.thresholds,
             "long_input": self.long_input,
+            **({"strands": self.strands} if self.strands != "given" else {}),
         }
 
     @property

@@ -13,7 +13,7 @@ a member's validation record is not covered but its architecture,
 hyper-parameters, tokenizer and long-input policy are) and ``weights``. Its
 tensors are every member's, under ``members.<i>.``, so one sha256 covers all
 members, their configurations and the weights. Configurations without these
-keys hash exactly as before.
+keys hash exactly as before; so do configurations without the :data:`OPTIONAL_KEYS`.
 """
 
 from __future__ import annotations
@@ -41,6 +41,9 @@ FINGERPRINT_KEYS = (
 )
 # Keys of an ensemble's configuration, covered when present.
 ENSEMBLE_KEYS = ("members", "weights")
+# Keys covered only when present, so configurations from before they existed hash as before:
+# ``strands`` ("both": test-time reverse-complement averaging, see Classifier.strands).
+OPTIONAL_KEYS = ("strands",)
 
 
 def canonical_json(obj: Any) -> str:
@@ -63,6 +66,7 @@ def fingerprint_config(meta: Mapping[str, Any]) -> dict[str, Any]:
     """The part of ``meta`` the fingerprint covers: :data:`FINGERPRINT_KEYS`, and for an
     ensemble its ``weights`` and each member's configuration (projected the same way)."""
     cfg = {k: meta.get(k) for k in FINGERPRINT_KEYS}
+    cfg.update({k: meta[k] for k in OPTIONAL_KEYS if k in meta})
     if any(k in meta for k in ENSEMBLE_KEYS):
         members = meta.get("members")
         cfg["members"] = (

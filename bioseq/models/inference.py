@@ -181,7 +181,8 @@ def score_sequences(
         seqs: upper-case sequences in the model's alphabet.
         output: ``"probs"`` -> float32 ``(n, C)``; ``"features"`` -> ``(n, embedding_dim)``.
         batch_size: sequences (windows) per forward pass.
-        both_strands: average with the reverse complement (DNA/RNA only).
+        both_strands: average with the reverse complement (DNA/RNA only); always
+            on for a model whose ``strands`` is ``"both"``.
         ids: record ids, only to name a record in error messages.
         progress: called as ``progress(pieces done, pieces in all)`` after each step
             (per strand), so a caller can show progress through a long record.
@@ -196,7 +197,7 @@ def score_sequences(
     if not seqs:
         return np.zeros((0, width), np.float32)
     strands = [seqs]
-    if both_strands:
+    if both_strands or getattr(model, "strands", "given") == "both":
         alpha = get_alphabet(model.alphabet)
         if not alpha.has_complement:
             raise ConfigError(f"both_strands needs a nucleic-acid model; this one reads {alpha.name}")

@@ -63,7 +63,10 @@ def validate_arch(name: str, arch: Any) -> None:
         raise PluginError(f"model {name!r} has no string `name`")
 
 
-MODELS: Registry[Any] = Registry("bioseq.models", validate=validate_arch)
+# Built-ins added since the installed metadata may predate them (a working tree run without reinstalling);
+# each is also declared as an entry point in pyproject.toml.
+_BUILTINS = {"esm-head": "bioseq.models.external.head:EncoderHeadClassifier"}
+MODELS: Registry[Any] = Registry("bioseq.models", validate=validate_arch, builtins=_BUILTINS)
 
 
 def get_model(name: str) -> Any:

@@ -44,7 +44,7 @@ from bioseq.models.classifier import Classifier
 from bioseq.models.ensemble import ENSEMBLE_ARCH, EnsembleClassifier, weighted_average
 from bioseq.models.registry import get_model, resolve_hparams
 from bioseq.training.config import TrainConfig
-from bioseq.training.labels import label_counts
+from bioseq.training.labels import label_counts, length_summary
 from bioseq.training.loop import DistContext, FitResult, _finite
 from bioseq.training.single import LabelledData, fit_member, load_data, log_data
 
@@ -85,7 +85,7 @@ def train_auto(train_src: Any, valid_src: Any, cfg: TrainConfig) -> EnsembleClas
     sel = selection_metric(data.task, cfg.metric)
     log_data(data, sel)
     trained = _train_candidates(plan, data, cfg, sel, t_begin)
-    ensemble, scores, probs = _choose(trained, data, sel)
+    ensemble, scores, probs = choose_ensemble([c.model for c in trained], [c.arch for c in trained], data, sel)
     _record_metadata(ensemble, trained, scores, data, sel, cfg, probs)
     if cfg.log is not None:
         _write_log(cfg.log, ensemble.metadata["history"])
@@ -186,24 +186,53 @@ def select_weights(
     return best_counts / best_counts.sum(), best, singles
 
 
-def _choose(
-    trained: list[Candidate], data: LabelledData, sel: str
+def choose_ensemble(
+    models: Sequence[Classifier], names: Sequence[str], data: LabelledData, sel: str
 ) -> tuple[EnsembleClassifier, list[float], np.ndarray]:
-    """The ensemble of the selected weights, the single members' scores, and its validation probabilities."""
-    probs = [c.model.predict_proba_sequences(data.valid.seqs, ids=data.valid.ids) for c in trained]
+    """The ensemble of trained ``models`` (named ``names``) with weights chosen on ``data.valid``.
+
+    Returns ``(ensemble, each model's validation score, the ensemble's validation
+    probabilities (n_valid, C))``. First each nucleic-acid model reads both strands
+    at test time (``strands = "both"``) if that strictly raises its own validation
+    score (:func:`decide_strands`); then :func:`select_weights`. Members of weight 0
+    are left out. ``bench/accuracy.py`` calls this on separately trained bundles.
+    """
     thresholds = np.full(len(data.encoder.labels), 0.5) if data.task == "multilabel" else None
 
     def score(p: np.ndarray) -> float:
         return validation_metrics(data.task, data.y_valid, p, thresholds).get(sel, math.nan)
 
+    probs = [decide_strands(m, data, score) for m in models]
     weights, best, singles = select_weights(probs, score)
     keep = [i for i, w in enumerate(weights) if w > 0]
-    ensemble = EnsembleClassifier([trained[i].model for i in keep], [float(weights[i]) for i in keep])
+    ensemble = EnsembleClassifier([models[i] for i in keep], [float(weights[i]) for i in keep])
     log.info(
         "auto: kept %s (validation %s %.4f; best single member %.4f)",
-        ", ".join(f"{trained[i].arch} x{weights[i]:.3f}" for i in keep), sel, best, max(singles),
+        ", ".join(f"{names[i]} x{weights[i]:.3f}{' (both strands)' if models[i].strands == 'both' else ''}"
+                  for i in keep), sel, best, max(singles),
     )
     return ensemble, singles, weighted_average([probs[i] for i in keep], ensemble.weights)
+
+
+def decide_strands(model: Classifier, data: LabelledData, score: Callable[[np.ndarray], float]) -> np.ndarray:
+    """``model``'s validation probabilities ``(n_valid, C)``, after switching it to test-time
+    reverse-complement averaging when that strictly raises ``score`` (DNA/RNA models only;
+    oriented data such as splice sites keeps reading one strand). The two scores are kept in
+    ``model.metadata["strands_validation"]``."""
+    given = model.predict_proba_sequences(data.valid.seqs, ids=data.valid.ids)
+    if model.strands == "both" or not model.tokenizer.alphabet.has_complement:
+        return given
+    both = model.predict_proba_sequences(data.valid.seqs, ids=data.valid.ids, both_strands=True)
+    s_given, s_both = score(given), score(both)
+    model.metadata["strands_validation"] = {"given": _finite(s_given), "both": _finite(s_both)}
+    if not s_both > s_given:
+        return given
+    model.strands = "both"
+    thresholds = None if model.thresholds is None else np.asarray(model.thresholds)
+    model.metadata["metrics"] = {
+        k: _finite(v) for k, v in validation_metrics(model.task, data.y_valid, both, thresholds).items()
+    }
+    return both
 
 
 def _record_metadata(
@@ -221,7 +250,9 @@ def _record_metadata(
         member, weight = kept.get(id(c.model), (None, 0.0))
         candidates.append({
             "arch": c.arch, "member": member, "weight": weight, "selection_score": _finite(s),
-            "metrics": c.fit.best_metrics, "best_epoch": c.fit.best_epoch, "stopped": c.fit.stopped,
+            "metrics": c.model.metadata.get("metrics", c.fit.best_metrics), "strands": c.model.strands,
+            "strands_validation": c.model.metadata.get("strands_validation"),
+            "best_epoch": c.fit.best_epoch, "stopped": c.fit.stopped,
             "max_time_min": c.max_time_min, "seconds": round(c.seconds, 3),
         })
     thresholds = None if ensemble.thresholds is None else np.asarray(ensemble.thresholds)
@@ -229,6 +260,7 @@ def _record_metadata(
     ensemble.metadata.update(
         data_fingerprint=dict(trained[0].model.metadata["data_fingerprint"]),
         label_counts=label_counts(data.train.labels),
+        train_lengths=length_summary(data.train.seqs),
         selection_metric=sel,
         metrics=metrics,
         candidates=candidates,

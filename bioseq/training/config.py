@@ -68,6 +68,10 @@ class TrainConfig:
             most labelled sets (splice sites, promoters, UTRs) are oriented,
             and the strand is signal there (splice_uci validation MCC 0.49
             without, 0.39 with).
+        test_time_rc: predict (and embed) by averaging each sequence with its
+            reverse complement (the model's ``strands = "both"``), for DNA/RNA
+            tasks where the strand carries no signal. Off by default; ``auto``
+            decides it per nucleic-acid member on the validation split.
         class_weight: ``"balanced"`` loss weights against class imbalance, or None.
         metric: early-stopping metric; ``auto``: ``mcc`` (``macro_auprc`` for multilabel).
         long_input: prediction-time policy for inputs over ``max_tokens``:
@@ -106,6 +110,7 @@ class TrainConfig:
     threads: int | None = None
     device: str = "auto"
     augment_rc: bool = False
+    test_time_rc: bool = False
     class_weight: str | None = "balanced"
     metric: str = "auto"
     long_input: str = "windows"
@@ -127,6 +132,7 @@ class TrainConfig:
                 f"unknown long-input policy {self.long_input!r}; choose one of {', '.join(LONG_INPUT_CHOICES)}"
             )
         self.augment_rc = bool(self.augment_rc)
+        self.test_time_rc = bool(self.test_time_rc)
         if self.candidates is not None:
             if isinstance(self.candidates, str):
                 self.candidates = tuple(c.strip() for c in self.candidates.split(",") if c.strip())

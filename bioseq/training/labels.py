@@ -47,3 +47,14 @@ def label_counts(label_sets: Iterable[Sequence[str]]) -> dict[str, int]:
     for labs in label_sets:
         c.update(labs)
     return dict(sorted(c.items()))
+
+
+def length_summary(seqs: Sequence[str]) -> dict[str, int]:
+    """``{"min", "median", "max"}`` letters of the training sequences (``seqs``: n strings), stored in
+    the bundle as ``train_lengths``: what a genome scan or a variant window defaults to, for every
+    architecture alike (kmer-linear, which takes any length, included)."""
+    lengths = sorted(map(len, seqs))
+    if not lengths:
+        return {}
+    return {"min": lengths[0], "median": lengths[(len(lengths) - 1) // 2], "max": lengths[-1]}
+

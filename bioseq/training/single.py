@@ -29,7 +29,7 @@ import inspect
 import json
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +40,7 @@ from bioseq.device import resolve_device, set_threads
 from bioseq.errors import BioseqError, ConfigError, LabelError
 from bioseq.evaluate.metrics import selection_metric, validation_metrics
 from bioseq.io.sources import RECORDS, rereadable
-from bioseq.models.classifier import Classifier, default_long_input
+from bioseq.models.classifier import Classifier, check_strands, default_long_input
 from bioseq.models.inference import encode_pieces
 from bioseq.models.registry import get_model, resolve_hparams
 from bioseq.tasks import LabelEncoder
@@ -48,7 +48,7 @@ from bioseq.tokenize.kmer import KmerTokenizer
 from bioseq.training.checkpoint import checkpoint_path
 from bioseq.training.config import TrainConfig
 from bioseq.training.data import LabelledSet, load_labelled, resolve_alphabet, stratified_split
-from bioseq.training.labels import infer_task, label_counts
+from bioseq.training.labels import infer_task, label_counts, length_summary
 from bioseq.training.loop import (
     DistContext,
     FitResult,
@@ -132,9 +132,22 @@ def fit_member(
         fit = _fit_torch_model(model, data, cfg.replace(augment_rc=augment_rc, lr=lr), sel, weights, dist_ctx)
     else:
         fit = _fit_sklearn(model, data, sel, cfg.log if dist_ctx.is_main else None, t_begin)
+    if cfg.test_time_rc:
+        fit = read_both_strands(model, data, fit)
     training = _training_record(cfg.replace(augment_rc=augment_rc, lr=lr), weights, model.device, dist_ctx)
     record_metadata(model, data, sel, fit, training)
     return model, fit
+
+
+def read_both_strands(model: Classifier, data: LabelledData, fit: FitResult) -> FitResult:
+    """Switch ``model`` to test-time reverse-complement averaging (``strands = "both"``) and
+    re-score the validation split that way, so the stored metrics describe what it predicts."""
+    model.strands = check_strands("both", model.tokenizer)
+    probs = model.predict_proba_sequences(data.valid.seqs, ids=data.valid.ids)
+    thresholds = None if model.thresholds is None else np.asarray(model.thresholds)
+    metrics = {k: _finite(v) for k, v in validation_metrics(model.task, data.y_valid, probs, thresholds).items()}
+    log.info("%s reads both strands at test time: validation %s", model.arch, metrics)
+    return replace(fit, best_metrics=metrics)
 
 
 def load_data(train_src: Any, valid_src: Any, cfg: TrainConfig) -> LabelledData:
@@ -240,6 +253,7 @@ def _fit_torch_model(
         "lr": cfg.lr,
         "weight_decay": cfg.weight_decay,
         "augment_rc": cfg.augment_rc,
+        "test_time_rc": cfg.test_time_rc,
         "class_weight": cfg.class_weight,
         "train_data": train_set.fingerprint,
         "valid_data": valid_set.fingerprint,
@@ -310,6 +324,7 @@ def _training_record(
         "patience": cfg.patience,
         "max_time_min": cfg.max_time,
         "augment_rc": cfg.augment_rc,
+        "test_time_rc": cfg.test_time_rc,
         "class_weight": cfg.class_weight,
         "class_weights": None if weights is None else weights.tolist(),
         "device": str(device),
@@ -331,6 +346,7 @@ def record_metadata(model: Classifier, data: LabelledData, sel: str, fit: FitRes
             "valid_source": data.valid.source,
         },
         label_counts=label_counts(data.train.labels),
+        train_lengths=length_summary(data.train.seqs),
         selection_metric=sel,
         metrics=fit.best_metrics,
         best_epoch=fit.best_epoch,

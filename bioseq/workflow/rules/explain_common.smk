@@ -9,14 +9,10 @@ EXPLAIN_ENV = "../envs/explain.yaml"
 def _check_explain():
     """The `explain` section names a dataset with a test input, a model trained on it, a method that
     model can use and an existing database; returns the resolved `db` path (None without one)."""
+    check_section_model("explain")
     ds, model = EXPLAIN["dataset"], EXPLAIN["model"]
-    if ds not in config["datasets"]:
-        raise _config_error("explain.dataset", f"unknown dataset '{ds}'; defined: {', '.join(config['datasets'])}")
     if "test" not in config["datasets"][ds]:
         raise _config_error("explain.dataset", f"dataset '{ds}' has no `test` input to explain")
-    if model not in dataset_models(ds):
-        raise _config_error("explain.model", f"model '{model}' is not trained on dataset '{ds}' "
-                            f"(its models: {', '.join(dataset_models(ds))})")
     method = EXPLAIN.get("method", "ism")
     if method != "ism" and not is_neural(model):
         raise _config_error("explain.method", f"'{method}' differentiates a neural net; model '{model}' "
