@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 import torch
@@ -155,6 +157,22 @@ def test_ism_logits_and_kmer_linear_and_ensemble():
     assert gatt.scores.shape == (len(seq), 4)
 
 
+def test_binary_kmer_linear_ism_moves_both_classes():
+    """A binary kmer-linear model's logits are (0, z): ISM on raw logits would give the reference
+    class an all-zero matrix. Centred, the two classes' effects are opposite and not zero."""
+    kl = tiny("kmer-linear")
+    rng = np.random.default_rng(1)
+    train = ["".join(rng.choice(list("ACGT"), 30)) for _ in range(40)]
+    kl.net.fit(train, np.arange(40) % 2)
+    seq = "ACGTTGCAAGGCTTAACGATCGGATC"
+    a0, a1 = (kl.explain([_record("s", seq)], method="ism", target=t)[0].scores for t in (0, 1))
+    assert np.abs(a0).max() > 1e-3
+    np.testing.assert_allclose(a0, -a1, atol=1e-6)
+    mutant = "C" + seq[1:]
+    z = kl.net.decision_function([seq, mutant])
+    assert a1[0, 1] == pytest.approx((z[1, 1] - z[0, 1]) / 2, abs=1e-5)
+
+
 @pytest.mark.parametrize("method", ["saliency", "ig", "deepliftshap"])
 def test_gradient_methods_shapes_and_corrections(method):
     torch.set_num_threads(1)
@@ -223,3 +241,167 @@ def test_motif_is_recovered(trained, task, tmp_path):
         return False
 
     assert within_one(best), (best, [m.consensus for m in motifs])
+
+
+# ---- selection, tracks, logos and TomTom: no model training needed -------------------------------------
+
+
+class _FixedModel:
+    """What most_confident reads of a model: alphabet, labels and fixed probabilities per sequence."""
+
+    alphabet, labels = "dna", ["a", "b", "c"]
+
+    def __init__(self, probs: dict[str, list[float]]):
+        self.probs = probs
+
+    def predict_proba_sequences(self, seqs, batch_size=256, ids=None):
+        return np.asarray([self.probs[s] for s in seqs], np.float32)
+
+
+def test_most_confident_shares_turns_among_classes_and_keeps_input_order():
+    from bioseq.interpret.explain import most_confident
+
+    rows = {  # sequence: probabilities; class a has 4 records, b 2, c 1
+        "AAAA": [0.9, 0.05, 0.05], "AAAC": [0.6, 0.2, 0.2], "AAAG": [0.95, 0.0, 0.05], "AAAT": [0.7, 0.1, 0.2],
+        "CCCA": [0.1, 0.8, 0.1], "CCCC": [0.2, 0.5, 0.3], "GGGA": [0.0, 0.1, 0.9],
+    }
+    model = _FixedModel(rows)
+    records = [(f"r{i}", s) for i, s in enumerate(rows)]
+    # turn 1: AAAG (a), GGGA (c), CCCA (b); turn 2: AAAA (a), CCCC (b); then a alone: AAAT
+    assert [s for _, s in most_confident(model, records, 3)] == ["AAAG", "CCCA", "GGGA"]
+    assert [s for _, s in most_confident(model, records, 4)] == ["AAAA", "AAAG", "CCCA", "GGGA"]
+    assert [i for i, _ in most_confident(model, records, 6)] == ["r0", "r2", "r3", "r4", "r5", "r6"]
+    assert len(most_confident(model, records, 50)) == len(rows)
+    tie = _FixedModel({"ACGT": [0.5, 0.4, 0.1], "TGCA": [0.5, 0.4, 0.1]})
+    assert most_confident(tie, [("x", "ACGT"), ("y", "TGCA")], 1) == [("x", "ACGT")]  # ties: the earlier
+    with pytest.raises(ConfigError, match="positive"):
+        most_confident(model, records, 0)
+
+
+class _Bundle:
+    """What AttributionWriter records of a model."""
+
+    fingerprint, arch = "test", "none"
+
+
+def write_attributions(path, records, method="saliency"):
+    """An attribution .h5 from ``(id, seq, (L, 4) matrix, target, probability)`` tuples."""
+    from bioseq.interpret.attributions import Attribution, AttributionWriter
+
+    with AttributionWriter(path, letters="ACGT", method=method, value="logit", model=_Bundle()) as w:
+        w.write([Attribution(i, s, m.astype(np.float32), t, p) for i, s, m, t, p in records])
+    return path
+
+
+def test_tracks_show_the_most_confident_records_of_each_class(tmp_path):
+    from bioseq.interpret.plots import plot_tracks, top_records
+
+    rng = np.random.default_rng(0)
+    recs = []
+    for i, (target, prob, length) in enumerate(
+        [("EI", 0.7, 60), ("EI", 0.99, 60), ("N/x", 0.8, 250), ("EI", 0.9, 60), ("EI", 0.5, 60), ("N/x", 0.6, 250)]
+    ):
+        seq = "".join(rng.choice(list("ACGT"), length))
+        recs.append((f"s{i}", seq, rng.normal(size=(length, 4)), target, prob))
+    h5 = write_attributions(tmp_path / "a.h5", recs)
+    att = read_attributions(h5)
+    np.testing.assert_allclose(att.probabilities, [r[4] for r in recs], rtol=1e-6)
+    assert top_records(att, 2) == {"EI": [1, 3], "N/x": [2, 5]}
+    files = plot_tracks(h5, tmp_path / "tracks", per_class=2)
+    assert [f.name for f in files] == ["EI.png", "N_x.png"]  # 60 bp: letters; 250 bp: bars
+    for f in files:
+        assert f.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and f.stat().st_size > 5000
+    assert sorted(p.name for p in (tmp_path / "tracks").iterdir()) == ["EI.png", "N_x.png"]
+    with pytest.raises(ConfigError, match="positive"):
+        top_records(att, 0)
+
+
+def test_cli_top_and_plots(tmp_path):
+    from bioseq.cli import main
+
+    model = tiny("cnn-lstm")
+    model.save(tmp_path / "m.safetensors")
+    rng = np.random.default_rng(0)
+    fa = tmp_path / "in.fa"
+    fa.write_text("".join(f">r{i}\n{''.join(rng.choice(list('ACGT'), 30))}\n" for i in range(12)))
+    args = ["explain", str(tmp_path / "m.safetensors"), str(fa), "--top", "5"]
+    assert main([*args, "-o", str(tmp_path / "o.h5"), "--plots", str(tmp_path / "tracks"),
+                 "--plots-per-class", "2"]) == 0
+    att = read_attributions(tmp_path / "o.h5")
+    probs = model.predict_proba_sequences([s for s in fa.read_text().split()[1::2]])
+    assert len(att.ids) == 5 and att.ids == sorted(att.ids, key=lambda r: int(r[1:]))  # input order
+    chosen = [int(r[1:]) for r in att.ids]
+    np.testing.assert_allclose(att.probabilities, probs[chosen].max(axis=1), rtol=1e-5)
+    assert {p.name for p in (tmp_path / "tracks").iterdir()} == {f"{t}.png" for t in set(att.targets)}
+    assert main([*args, "-o", str(tmp_path / "o.tsv"), "--plots", str(tmp_path / "t2")]) == 1  # needs .h5
+    assert main([*args[:-1], "0", "-o", str(tmp_path / "z.h5")]) == 1
+
+
+PLANTED_PPM = {"A": 0, "C": 1, "G": 2, "T": 3}
+# 24 decoys (TomTom takes its background from the targets' columns: >= 25 targets for stable p-values)
+DECOYS = ["CCGGCCGG", "TTTTAAAA", "GCGCATAT", "ACACGTGT"] + [
+    "".join(np.random.default_rng(i).choice(list("ACGT"), 8)) for i in range(20)
+]
+
+
+def write_meme_db(path, motifs: dict[str, str]):
+    """A MEME database of near-deterministic PPMs (0.94 on each consensus letter)."""
+    text = "MEME version 4\n\nALPHABET= ACGT\n\nstrands: + -\n\nBackground letter frequencies\n"
+    text += "A 0.25 C 0.25 G 0.25 T 0.25\n\n"
+    for name, consensus in motifs.items():
+        text += f"MOTIF {name}\nletter-probability matrix: alength= 4 w= {len(consensus)} nsites= 20 E= 0\n"
+        for base in consensus:
+            text += " ".join("0.94" if b == base else "0.02" for b in "ACGT") + "\n"
+        text += "\n"
+    path.write_text(text)
+    return path
+
+
+def planted_attributions(path, n=200, seed=0):
+    """Hypothetical contributions with MOTIF planted in every other record: 1 for each motif letter at its
+    position, small noise elsewhere (what a model that learned MOTIF gives, without training one)."""
+    rng = np.random.default_rng(seed)
+    recs = []
+    for i in range(n):
+        seq = list(rng.choice(list("ACGT"), LENGTH))
+        hyp = rng.normal(0, 0.05, (LENGTH, 4))
+        if i % 2 == 0:
+            p = int(rng.integers(5, LENGTH - len(MOTIF) - 5))
+            seq[p : p + len(MOTIF)] = MOTIF
+            for j, base in enumerate(MOTIF):
+                hyp[p + j, PLANTED_PPM[base]] = 1.0
+        recs.append((f"r{i}", "".join(seq), hyp, "motif", 0.9))
+    return write_attributions(path, recs)
+
+
+def test_motifs_logos_and_tomtom_find_the_planted_motif(tmp_path):
+    """`bioseq motifs` in its own process, as users run it: in this one, after the torch tests,
+    modisco-lite runs 5x slower (its numba kernels share the process with torch's thread pools)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    h5 = planted_attributions(tmp_path / "att.h5")
+    db = write_meme_db(tmp_path / "db.meme", {"planted": MOTIF, **{f"decoy{i}": d for i, d in enumerate(DECOYS)}})
+    meme, logos = tmp_path / "m.meme", tmp_path / "logos"
+    repo = str(Path(__file__).resolve().parents[1])
+    res = subprocess.run(
+        [sys.executable, "-m", "bioseq", "motifs", str(h5), "-o", str(meme), "--logos", str(logos), "--db", str(db)],
+        capture_output=True, text=True, timeout=600, env={**os.environ, "PYTHONPATH": repo, "MPLBACKEND": "Agg"},
+    )
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert "bioseq motifs: pos_0:" in res.stderr
+    names = [line.split()[1] for line in meme.read_text().splitlines() if line.startswith("MOTIF ")]
+    assert names and names[0] == "pos_0"
+    for ext in ("png", "svg"):  # one logo per motif, nothing else
+        assert sorted(p.stem for p in logos.glob(f"*.{ext}")) == sorted(names)
+    assert len(list(logos.iterdir())) == 2 * len(names)
+    for name in names:
+        png = (logos / f"{name}.png").read_bytes()
+        assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 2000
+    header, *rows = [line.split("\t") for line in (tmp_path / "m.matches.tsv").read_text().splitlines()]
+    assert header == ["query", "target", "p_value", "q_value", "offset", "orientation"]
+    best = [r for r in rows if r[0] == "pos_0"]
+    assert len(best) == 1 + len(DECOYS)
+    assert best[0][1] == "planted" and float(best[0][3]) < 0.01, best
+    assert all(float(r[2]) > 10 * float(best[0][2]) for r in best[1:]), best  # the decoys are far behind

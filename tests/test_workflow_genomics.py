@@ -172,8 +172,11 @@ def test_the_demo_config_ships_a_commented_example() -> None:
         assert "scan" not in cfg and "variants" not in cfg
         assert "# scan:" in text and "# variants:" in text
     text = starter.read_text()
-    block = [line[2:] for line in text.splitlines() if line.startswith("# ") and (
-        line.startswith(("# scan:", "# variants:", "#   ")))]
+    block, inside = [], False
+    for line in text.splitlines():  # the two sections' lines (not another commented section's)
+        inside = line.startswith(("# scan:", "# variants:")) or (inside and line.startswith("#   "))
+        if inside:
+            block.append(line[2:])
     example = yaml.safe_load("\n".join(block))
     from snakemake.utils import validate
 

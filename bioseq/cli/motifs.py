@@ -39,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
                          min_seqlets=args.min_seqlets, seed=args.seed)
     write_meme(motifs, args.output)
     for m in motifs:
-        print(f"{m.name}\t{m.n_seqlets} seqlets\t{m.consensus}", file=sys.stderr)
+        print(f"bioseq motifs: {m.name}: {m.n_seqlets} seqlets, consensus {m.consensus}", file=sys.stderr)
     if args.logos:
         write_logos(motifs, args.logos)
     if args.db:

@@ -6,7 +6,9 @@
 * ``OUT.h5`` (ragged, like the per-position embeddings): ``scores`` (sum of
   L_i, A) float32, every record's matrix one after the other; ``offsets`` (n + 1,)
   int64, record ``i`` is ``scores[offsets[i]:offsets[i+1]]``; ``ids`` (n,) str;
-  ``sequences`` (n,) str; ``targets`` (n,) str (the class explained). Attributes:
+  ``sequences`` (n,) str; ``targets`` (n,) str (the class explained);
+  ``probabilities`` (n,) float32, the model's probability of that class (NaN when
+  unknown; absent from files of earlier versions, read as NaN). Attributes:
   ``kind="attributions"``, ``method``, ``value`` (``logit``/``prob``),
   ``letters`` (the column order, e.g. ``ACGT``), ``model_fingerprint``, ``arch``,
   ``bioseq_version``. The matrices are ISM effects (0 at the observed base) or
@@ -30,12 +32,14 @@ from bioseq.io.atomic import AtomicWriter, discard_temp, put_in_place, temp_besi
 
 @dataclass
 class Attribution:
-    """One record's attribution: ``scores`` float32 ``(L, A)`` toward class ``target``."""
+    """One record's attribution: ``scores`` float32 ``(L, A)`` toward class ``target``, which the
+    model gave probability ``probability`` (what ranks records by confidence; NaN when unknown)."""
 
     id: str
     seq: str
     scores: np.ndarray
     target: str
+    probability: float = float("nan")
 
 
 def observed_scores(scores: np.ndarray, seq: str, letters: str, method: str) -> np.ndarray:
@@ -77,7 +81,7 @@ class AttributionWriter(AtomicWriter):
         self._h5 = h5py.File(self._tmp, "w")
         a = len(letters)
         self._scores = self._h5.create_dataset("scores", (0, a), "float32", maxshape=(None, a), chunks=(4096, a))
-        self._offsets, self._ids, self._seqs, self._targets = [0], [], [], []
+        self._offsets, self._ids, self._seqs, self._targets, self._probs = [0], [], [], [], []
         self._h5.attrs.update(
             kind="attributions", method=method, value=value, letters=letters,
             model_fingerprint=str(model.fingerprint), arch=str(getattr(model, "arch", "")),
@@ -102,6 +106,7 @@ class AttributionWriter(AtomicWriter):
         self._ids += [a.id for a in batch]
         self._seqs += [a.seq for a in batch]
         self._targets += [a.target for a in batch]
+        self._probs += [a.probability for a in batch]
 
     def _commit(self) -> None:
         if self.kind == "tsv":
@@ -109,6 +114,7 @@ class AttributionWriter(AtomicWriter):
         else:
             text = h5py.string_dtype()
             self._h5.create_dataset("offsets", data=np.asarray(self._offsets, np.int64))
+            self._h5.create_dataset("probabilities", data=np.asarray(self._probs, np.float32))
             for name, values in (("ids", self._ids), ("sequences", self._seqs), ("targets", self._targets)):
                 self._h5.create_dataset(name, data=np.asarray(values, dtype=object), dtype=text)
             self._h5.close()
@@ -130,6 +136,7 @@ class AttributionFile:
     sequences: list[str]
     targets: list[str]
     scores: list[np.ndarray]
+    probabilities: np.ndarray  # float32 (n,), NaN where unknown
     method: str
     value: str
     letters: str
@@ -147,9 +154,12 @@ def read_attributions(path: str | os.PathLike[str]) -> AttributionFile:
             def text(name: str) -> list[str]:
                 return [v.decode() if isinstance(v, bytes) else str(v) for v in f[name][:]]
 
+            n = len(offsets) - 1
+            probs = f["probabilities"][:] if "probabilities" in f else np.full(n, np.nan, np.float32)
             return AttributionFile(
                 ids=text("ids"), sequences=text("sequences"), targets=text("targets"),
-                scores=[scores[offsets[i] : offsets[i + 1]] for i in range(len(offsets) - 1)],
+                scores=[scores[offsets[i] : offsets[i + 1]] for i in range(n)],
+                probabilities=np.asarray(probs, np.float32),
                 method=str(f.attrs["method"]), value=str(f.attrs["value"]), letters=str(f.attrs["letters"]),
             )
     except (OSError, KeyError) as exc:

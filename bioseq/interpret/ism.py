@@ -14,7 +14,10 @@ of :func:`bioseq.models.inference.run_net` (length-sorted batches of
 ``predict`` calls, and an ensemble's is exact). An ``--arch auto`` ensemble's
 matrix is the weighted sum of its members' matrices (with ``value="prob"``
 that is exactly the ensemble's own effect, its probabilities being the same
-weighted sum). kmer-linear is scored by its own closed form (no torch).
+weighted sum). kmer-linear is scored by its own closed form (no torch); a binary
+kmer-linear model's logits are ``(0, z)`` (the first class is the reference of
+its logistic regression, so its logit never moves), which ISM centres to
+``(-z/2, z/2)``: the same probabilities, and an effect toward either class.
 """
 
 from __future__ import annotations
@@ -114,6 +117,8 @@ def _score(model: Any, blocks: list[np.ndarray], value: str, batch_size: int) ->
     if model.kind != "torch":
         strings = [r.tobytes().decode("ascii") for b in blocks for r in b]
         logits = np.asarray(model.net.decision_function(strings), np.float64)
+        if model.task == "binary":  # logits (0, z): centred to (-z/2, z/2), same softmax
+            logits -= logits.mean(axis=1, keepdims=True)
     else:
         tokens = _tokens(model.tokenizer, blocks)
         logits = run_net(model.net, tokens, batch_size=batch_size, device=model.device)

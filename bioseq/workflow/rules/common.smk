@@ -143,6 +143,19 @@ def _check_config():
 PREDICT_INPUTS = _check_config()
 
 
+def check_section_model(section):
+    """An optional section's (`explain`, `scan`, `variants`) `dataset` and `model` name a model this
+    workflow trains."""
+    spec = config[section]
+    ds, model = spec["dataset"], spec["model"]
+    if ds not in config["datasets"]:
+        raise _config_error(f"{section}.dataset", f"unknown dataset '{ds}'; defined: {', '.join(config['datasets'])}")
+    if model not in dataset_models(ds):
+        raise _config_error(
+            f"{section}.model", f"model '{model}' is not trained on dataset '{ds}' ({', '.join(dataset_models(ds))})"
+        )
+
+
 def dataset_models(dataset):
     return config["datasets"][dataset].get("models", list(config["models"]))
 

@@ -21,18 +21,6 @@ def _genome_name(path):
     return re.sub(r"[^A-Za-z0-9_-]", "_", _input_name(path)) or "genome"
 
 
-def _check_genomics_model(section):
-    """The section's `dataset` and `model` name a model this workflow trains."""
-    spec = config[section]
-    ds, model = spec["dataset"], spec["model"]
-    if ds not in config["datasets"]:
-        raise _config_error(f"{section}.dataset", f"unknown dataset '{ds}'; defined: {', '.join(config['datasets'])}")
-    if model not in dataset_models(ds):
-        raise _config_error(
-            f"{section}.model", f"model '{model}' is not trained on dataset '{ds}' ({', '.join(dataset_models(ds))})"
-        )
-
-
 def _vcf_inputs(spec):
     """{name: resolved path} of `variants.vcfs` (a mapping, or a list named after the files)."""
     vcfs = spec["vcfs"]
@@ -53,7 +41,7 @@ def _check_genomics():
     for section in GENOMICS_SECTIONS:
         if section not in config:
             continue
-        _check_genomics_model(section)
+        check_section_model(section)
         path = _check_file(f"{section}.genome", config[section]["genome"])
         name = _genome_name(path)
         if genomes.get(name, path) != path:
