@@ -295,18 +295,23 @@ def run_one(
     return result
 
 
+def group_stats(group: list[dict], **keys: str) -> dict:
+    """``keys`` plus the seed count and mean / standard deviation (``<metric>_sd``; 0 for one
+    seed) of accuracy, macro-F1, MCC and training seconds over the runs of ``group``."""
+    entry = {**keys, "seeds": len(group)}
+    for metric in ("accuracy", "macro_f1", "mcc", "train_s"):
+        values = [r[metric] for r in group]
+        entry[metric] = statistics.fmean(values)
+        entry[metric + "_sd"] = statistics.stdev(values) if len(values) > 1 else 0.0
+    return entry
+
+
 def summarise(rows: list[dict]) -> list[dict]:
-    out = []
     keys = sorted({(r["dataset"], r["arch"]) for r in rows}, key=lambda k: (k[0], ARCHS.index(k[1])))
-    for dataset, arch in keys:
-        group = [r for r in rows if r["dataset"] == dataset and r["arch"] == arch]
-        entry = {"dataset": dataset, "arch": arch, "seeds": len(group)}
-        for metric in ("accuracy", "macro_f1", "mcc", "train_s"):
-            values = [r[metric] for r in group]
-            entry[metric] = statistics.fmean(values)
-            entry[metric + "_sd"] = statistics.stdev(values) if len(values) > 1 else 0.0
-        out.append(entry)
-    return out
+    return [
+        group_stats([r for r in rows if r["dataset"] == dataset and r["arch"] == arch], dataset=dataset, arch=arch)
+        for dataset, arch in keys
+    ]
 
 
 def print_table(summary: list[dict]) -> None:

@@ -35,7 +35,6 @@ import importlib.util
 import json
 import math
 import os
-import statistics
 import tempfile
 import time
 
@@ -110,16 +109,10 @@ def fine_tune(name: str, arch: str, init: Path | None, seed: int, budget: float,
 
 
 def summarise(rows: list[dict]) -> list[dict]:
-    out = []
-    for dataset, mode in dict.fromkeys((r["dataset"], r["mode"]) for r in rows):
-        group = [r for r in rows if r["dataset"] == dataset and r["mode"] == mode]
-        entry = {"dataset": dataset, "mode": mode, "seeds": len(group)}
-        for metric in ("accuracy", "macro_f1", "mcc", "train_s"):
-            values = [r[metric] for r in group]
-            entry[metric] = statistics.fmean(values)
-            entry[metric + "_sd"] = statistics.stdev(values) if len(values) > 1 else 0.0
-        out.append(entry)
-    return out
+    return [
+        ACC.group_stats([r for r in rows if r["dataset"] == dataset and r["mode"] == mode], dataset=dataset, mode=mode)
+        for dataset, mode in dict.fromkeys((r["dataset"], r["mode"]) for r in rows)
+    ]
 
 
 def print_table(summary: list[dict]) -> None:
