@@ -47,7 +47,7 @@ from bioseq.training.config import TrainConfig
 from bioseq.training.finetune import PRETRAINED_CANDIDATE, encoder_metadata
 from bioseq.training.labels import label_counts, length_summary
 from bioseq.training.loop import DistContext, FitResult, _finite
-from bioseq.training.single import LabelledData, fit_member, load_data, log_data
+from bioseq.training.single import LabelledData, fit_member, load_data, log_data, valid_metrics
 
 log = logging.getLogger("bioseq.training")
 
@@ -246,10 +246,7 @@ def decide_strands(model: Classifier, data: LabelledData, score: Callable[[np.nd
     if not s_both > s_given:
         return given
     model.strands = "both"
-    thresholds = None if model.thresholds is None else np.asarray(model.thresholds)
-    model.metadata["metrics"] = {
-        k: _finite(v) for k, v in validation_metrics(model.task, data.y_valid, both, thresholds).items()
-    }
+    model.metadata["metrics"] = valid_metrics(model, data, both)
     return both
 
 

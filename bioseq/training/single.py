@@ -145,11 +145,16 @@ def read_both_strands(model: Classifier, data: LabelledData, fit: FitResult) -> 
     """Switch ``model`` to test-time reverse-complement averaging (``strands = "both"``) and
     re-score the validation split that way, so the stored metrics describe what it predicts."""
     model.strands = check_strands("both", model.tokenizer)
-    probs = model.predict_proba_sequences(data.valid.seqs, ids=data.valid.ids)
-    thresholds = None if model.thresholds is None else np.asarray(model.thresholds)
-    metrics = {k: _finite(v) for k, v in validation_metrics(model.task, data.y_valid, probs, thresholds).items()}
+    metrics = valid_metrics(model, data, model.predict_proba_sequences(data.valid.seqs, ids=data.valid.ids))
     log.info("%s reads both strands at test time: validation %s", model.arch, metrics)
     return replace(fit, best_metrics=metrics)
+
+
+def valid_metrics(model: Classifier, data: LabelledData, probs: np.ndarray) -> dict[str, float | None]:
+    """The validation metrics of ``model``'s probabilities ``(n_valid, C)`` on ``data.valid``
+    (its own thresholds for multilabel; non-finite values as None, as bundles store them)."""
+    thresholds = None if model.thresholds is None else np.asarray(model.thresholds)
+    return {k: _finite(v) for k, v in validation_metrics(model.task, data.y_valid, probs, thresholds).items()}
 
 
 def load_data(train_src: Any, valid_src: Any, cfg: TrainConfig) -> LabelledData:
@@ -309,8 +314,7 @@ def _fit_sklearn(model: Classifier, data: LabelledData, sel: str, log_path: Any,
     model.net.fit(data.train.seqs, data.y_train, **valid)
     train_probs = model.predict_proba_sequences(data.train.seqs, ids=data.train.ids)
     probs = model.predict_proba_sequences(data.valid.seqs, ids=data.valid.ids)
-    thresholds = None if model.thresholds is None else np.asarray(model.thresholds)
-    metrics = {k: _finite(v) for k, v in validation_metrics(model.task, data.y_valid, probs, thresholds).items()}
+    metrics = valid_metrics(model, data, probs)
     rec: dict[str, Any] = {
         "epoch": 1,
         "train_loss": validation_loss(model.task, data.y_train, train_probs),
