@@ -11,14 +11,15 @@ are NOT always on the same split: the ``note`` column says how far they compare.
 Rows:
 
 * ``kmer-linear``, ``cnn-lstm``, ``transformer``: ``bioseq.train(arch=...)``.
-* ``auto``: the trainer's own ensemble selection
-  (:func:`bioseq.training.auto.choose_ensemble`: greedy weights on the
-  validation split) over the same seed's kmer-linear, cnn-lstm and transformer
-  bundles above -- what ``bioseq train --arch auto --max-time 2B`` does with B
-  minutes per net. So the single-architecture rows are auto's members, and one
-  run gives both without training the nets twice.
-* ``auto-rc``: the same with ``--test-time-rc`` (each DNA/RNA member reads both
-  strands if that raises its validation score): what that lever adds.
+* ``auto``: ``bioseq.train(arch="auto", max_time=2B)`` with B the per-run
+  ``--budget``: kmer-linear, then the nets, then more seeds of each net while
+  the budget lasts (:mod:`bioseq.training.auto`), and the greedy ensemble of
+  them chosen on the validation split. Its first seeds of the nets are trained
+  like the single rows (same seed, a similar share of the budget), so those
+  rows show what one member reaches alone.
+* ``auto-rc`` (not in the default list: it costs another ``auto``): the same
+  with ``--test-time-rc`` (each DNA/RNA member reads both strands if that
+  raises its validation score): what that lever adds.
 * ``tfidf-pipeline``: a plain scikit-learn peer: character 1-6-grams (1-3 for
   proteins) through ``HashingVectorizer`` (2**20 columns),
   ``TfidfTransformer`` and ``LogisticRegression``, its C chosen like
@@ -32,15 +33,12 @@ Rows:
 kmer-linear and the pipeline are deterministic: they run once (seed 0) whatever
 ``--seeds``. Runs go seed-major (all sets at seed 0, then seed 1, ...); with
 ``--json`` every finished run is written at once and a rerun of the same command
-resumes where it stopped. Bundles are kept with ``--workdir`` (``auto`` reads
-them).
+resumes where it stopped. Bundles are kept with ``--workdir``.
 
     python bench/accuracy.py --workdir runs --json runs/accuracy.json      # everything, 3 seeds
     python bench/accuracy.py --datasets splice_uci --archs cnn-lstm --seeds 1
-    # the nets in one process, the peers and auto in another, one table:
-    python bench/accuracy.py --archs kmer-linear tfidf-pipeline cnn-lstm transformer \
-        --workdir runs --json runs/nets.json
-    python bench/accuracy.py --archs gb-cnn auto --workdir runs --json runs/peers.json --with-runs runs/nets.json
+    # the single rows and peers from one run, auto from another, one table:
+    python bench/accuracy.py --archs auto --json runs/auto.json --with-runs runs/accuracy.json
     python bench/accuracy.py --pretrained [bench/pretrained.py's options]   # pretrained vs scratch
 
 The deeploc2_singlelabel set (7 MB) is not bundled; it is used when
@@ -108,7 +106,7 @@ GB_CNN = "gb-cnn"
 AUTO = "auto"
 AUTO_RC = "auto-rc"  # auto --test-time-rc: each DNA/RNA member may read both strands: what that lever adds
 NETS = ["cnn-lstm", "transformer"]
-ARCHS = ["kmer-linear", PIPELINE, GB_CNN, *NETS, AUTO, AUTO_RC]  # auto after its members: it is built from them
+ARCHS = ["kmer-linear", PIPELINE, GB_CNN, *NETS, AUTO]  # --archs auto-rc adds the strand lever
 DETERMINISTIC = {"kmer-linear", PIPELINE}  # one seed is the whole story
 GB_EPOCHS, GB_BATCH, GB_EMBEDDING = 10, 32, 100  # genomic-benchmarks' torch_cnn_experiments notebooks
 PROTEIN_SETS = {"ampscanner_v2_amp", "deeploc2_singlelabel"}
@@ -229,37 +227,31 @@ def run_gb_cnn(name: str, seed: int, threads: int) -> dict:
 
 
 def run_auto(
-    name: str, seed: int, workdir: Path, rows: list[dict], class_weight: str | None, try_strands: bool = False
+    name: str, seed: int, budget: float, threads: int, workdir: Path, class_weight: str | None,
+    try_strands: bool = False,
 ) -> dict:
-    """``--arch auto`` over this seed's runs: the trainer's own selection
-    (:func:`bioseq.training.auto.choose_ensemble`: per-member strand decision, then greedy
-    weights on the validation split) over the kmer-linear, cnn-lstm and transformer bundles
-    trained above. That is what ``bioseq train --arch auto --max-time 2B`` does with a budget B
-    per net (plus kmer-linear's seconds), so the single-architecture rows are its members."""
+    """``bioseq train --arch auto --max-time 2B`` (B = ``budget`` minutes per net), scored on
+    the test split, with its members (arch, seed, weight, strands) and every candidate's
+    seed and seconds."""
     import bioseq
-    from bioseq.api import EnsembleModel
-    from bioseq.evaluate.metrics import selection_metric
-    from bioseq.training.auto import choose_ensemble
-    from bioseq.training.config import TrainConfig
-    from bioseq.training.single import load_data
 
     d = dataset_dir(name)
-    members = {"kmer-linear": 0, **{net: seed for net in NETS}}
-    models = [bioseq.load(workdir / f"{name}-{arch}-{s}.safetensors") for arch, s in members.items()]
-    data = load_data(d / "train.fa.gz", d / "valid.fa.gz", TrainConfig(arch="cnn-lstm", class_weight=class_weight))
     t0 = time.perf_counter()
-    sel = selection_metric(data.task, "auto")
-    ensemble, _, _ = choose_ensemble(models, list(members), data, sel, try_strands=try_strands)
-    select_s = time.perf_counter() - t0
-    result = score(EnsembleModel.wrap(ensemble), d / "test.fa.gz")
-    spent = {(r["arch"], r["seed"]): r["train_s"] for r in rows if r["dataset"] == name}
+    model = bioseq.train(
+        d / "train.fa.gz", d / "valid.fa.gz", arch="auto", seed=seed, max_time=2 * budget, threads=threads,
+        class_weight=class_weight, test_time_rc=try_strands,
+        output=workdir / f"{name}-{AUTO_RC if try_strands else AUTO}-{seed}.safetensors",
+    )
+    train_s = time.perf_counter() - t0
+    result = score(model, d / "test.fa.gz")
+    cands = model.metadata["candidates"]
     result.update(
-        dataset=name, arch=AUTO_RC if try_strands else AUTO, seed=seed, select_s=select_s,
-        train_s=select_s + sum(spent[(arch, s)] for arch, s in members.items()),
+        dataset=name, arch=AUTO_RC if try_strands else AUTO, seed=seed, train_s=train_s,
         members=[
-            {"arch": m.arch, "weight": w, "strands": m.strands}
-            for m, w in zip(ensemble.members, ensemble.weights, strict=True)
+            {"arch": c["arch"], "seed": c["seed"], "weight": c["weight"], "strands": c["strands"]}
+            for c in cands if c["weight"] > 0
         ],
+        candidates=[{"arch": c["arch"], "seed": c["seed"], "seconds": c["seconds"]} for c in cands],
     )
     return result
 
@@ -387,9 +379,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, help="write every run here as it finishes, and resume from it")
     parser.add_argument("--workdir", type=Path, help="keep the trained bundles here (default: a temporary folder)")
     parser.add_argument("--with-runs", type=Path, nargs="*", default=[],
-                        help="read-only JSON files of runs made by another invocation (e.g. the nets, trained "
-                             "while this one adds the peers and auto from the same --workdir): shown in the "
-                             "table and used for auto's member times, never rewritten")
+                        help="read-only JSON files of runs made by another invocation (e.g. the single rows "
+                             "and peers, while this one runs auto): shown in the table, never rewritten")
     parser.add_argument("--class-weight", default="balanced", choices=["balanced", "none"],
                         help="class weights of every model, the pipeline included (default: the trainer's)")
     args = parser.parse_args(argv)
@@ -405,7 +396,7 @@ def main(argv: list[str] | None = None) -> int:
             if (name, arch, seed) in done:
                 continue
             if arch in (AUTO, AUTO_RC):
-                r = run_auto(name, seed, workdir, rows + others, class_weight, try_strands=arch == AUTO_RC)
+                r = run_auto(name, seed, args.budget, args.threads, workdir, class_weight, arch == AUTO_RC)
             else:
                 r = run_one(name, arch, seed, args.budget, args.threads, workdir, class_weight)
             rows.append(r)

@@ -13,7 +13,17 @@ from bioseq.cli import main
 from bioseq.errors import BundleError, ConfigError
 from bioseq.evaluate.metrics import validation_metrics
 from bioseq.models.ensemble import EnsembleClassifier, weighted_average
-from bioseq.training.auto import DEFAULT_CANDIDATES, select_weights
+from bioseq.training.auto import (
+    DEFAULT_CANDIDATES,
+    MAX_SEEDS,
+    MIN_SHARE_S,
+    REPEAT_MARGIN,
+    repeat_share_s,
+    round_seed,
+    seed_rounds,
+    select_weights,
+)
+from bioseq.training.config import TrainConfig
 from tests.test_bundle import TINY, records, rewrite
 
 torch.set_num_threads(1)
@@ -29,7 +39,7 @@ def auto(tmp_path_factory):
     valid = records(24, seed=9)
     model = bioseq.train(
         records(), valid, arch="auto", hparams=AUTO_HP, epochs=2, batch_size=16, max_time=0.5,
-        output=path, progress=False,
+        seeds_per_net=2, output=path, progress=False,
     )
     return model, path, valid
 
@@ -54,11 +64,16 @@ def test_auto_trains_every_candidate_and_records_them(auto):
     model, path, _ = auto
     meta = read_metadata(path)
     assert isinstance(model, EnsembleModel) and model.arch == "auto"
-    assert [c["arch"] for c in meta["candidates"]] == list(DEFAULT_CANDIDATES)  # closed form first
+    archs = [c["arch"] for c in meta["candidates"]]
+    assert archs[:3] == list(DEFAULT_CANDIDATES)  # closed form first, then one round of the nets
+    assert archs[3:] in (["cnn-lstm", "transformer"], ["cnn-lstm"], [], ["transformer"])  # a 2nd seed if time
+    assert [c["seed"] for c in meta["candidates"][:3]] == [0, 0, 0]
+    assert all(c["seed"] == round_seed(0, 1) for c in meta["candidates"][3:])
     # Without --test-time-rc no member is offered both strands.
     assert all(c["strands"] == "given" and c["strands_validation"] is None for c in meta["candidates"])
     kept = [c for c in meta["candidates"] if c["weight"] > 0]
     assert [c["arch"] for c in kept] == [m.arch for m in model.members]
+    assert meta["training"]["candidates"] == list(DEFAULT_CANDIDATES) and meta["training"]["seeds_per_net"] == 2
     assert sum(c["weight"] for c in meta["candidates"]) == pytest.approx(1.0)
     assert meta["format_version"] == FORMAT_VERSION and meta["kind"] == "ensemble"
     nets = [c for c in meta["candidates"] if c["arch"] != "kmer-linear"]
@@ -101,6 +116,37 @@ def test_select_weights_never_worse_and_ties_keep_fewer_members():
     assert weights.tolist() == [0.0, 1.0]
 
 
+def test_without_a_budget_every_net_trains_seeds_per_net_seeds():
+    model = bioseq.train(
+        records(), records(24, seed=9), arch="auto", candidates=("kmer-linear", "cnn-lstm"),
+        hparams={"cnn-lstm": TINY["cnn-lstm"]}, epochs=1, batch_size=16, seeds_per_net=3, progress=False,
+    )
+    cands = model.metadata["candidates"]
+    assert [(c["arch"], c["seed"]) for c in cands] == [
+        ("kmer-linear", 0), ("cnn-lstm", 0), ("cnn-lstm", round_seed(0, 1)), ("cnn-lstm", round_seed(0, 2)),
+    ]
+    hist = model.metadata["history"]
+    assert {(r["member"], r["seed"]) for r in hist} == {(c["arch"], c["seed"]) for c in cands}
+    # Different seeds give different nets (the data and split are the same: read once).
+    losses = {r["seed"]: r["train_loss"] for r in hist if r["member"] == "cnn-lstm"}
+    assert len(set(losses.values())) == 3, losses
+
+
+def test_seed_rounds_and_repeat_shares():
+    assert round_seed(7, 0) == 7
+    later = {round_seed(s, r) for s in range(3) for r in range(1, MAX_SEEDS)}
+    assert len(later) == 3 * (MAX_SEEDS - 1) and not later & {0, 1, 2}  # nearby runs share no member seed
+    assert seed_rounds(TrainConfig(arch="auto")) == 1
+    assert seed_rounds(TrainConfig(arch="auto", max_time=10)) == MAX_SEEDS
+    assert seed_rounds(TrainConfig(arch="auto", max_time=10, seeds_per_net=2)) == 2
+    # First round: an equal share of what is left, never under MIN_SHARE_S, even if the first run was long.
+    assert repeat_share_s(100.0, 2, 500.0, 0) == 50.0
+    assert repeat_share_s(1.0, 2, 0.0, 0) == MIN_SHARE_S
+    # Repeats: only when the share covers the first seed's time with the margin (no truncated repeat).
+    assert repeat_share_s(100.0, 2, 50.0 / REPEAT_MARGIN, 1) == 50.0
+    assert repeat_share_s(100.0, 2, 50.0 / REPEAT_MARGIN + 0.1, 1) is None
+
+
 def test_auto_refuses_options_it_cannot_honour():
     with pytest.raises(ConfigError, match="tokenizer"):
         bioseq.train(records(), arch="auto", k=3)
@@ -110,6 +156,10 @@ def test_auto_refuses_options_it_cannot_honour():
         bioseq.train(records(), arch="cnn-lstm", candidates=("kmer-linear",))
     with pytest.raises(ConfigError, match="distinct"):
         bioseq.train(records(), arch="auto", candidates=("kmer-linear", "auto"))
+    with pytest.raises(ConfigError, match="seeds_per_net is for arch auto"):
+        bioseq.train(records(), arch="cnn-lstm", seeds_per_net=2)
+    with pytest.raises(ConfigError, match="whole number >= 1"):
+        bioseq.train(records(), arch="auto", seeds_per_net=0)
 
 
 def test_auto_is_a_training_mode_not_a_registry_name():
@@ -252,4 +302,7 @@ def test_info_lists_members_weights_and_candidates(auto, trio, capsys):
     assert main(["info", str(auto[1])]) == 0
     out = capsys.readouterr().out
     assert "candidates:" in out and all(arch in out for arch in DEFAULT_CANDIDATES)
+    rows = out.split("candidates:")[1].splitlines()
+    assert all(any(line.split()[:2] == [c["arch"], str(c["seed"])] for line in rows)
+               for c in read_metadata(auto[1])["candidates"])
     assert "budget:       0.5 min" in out

@@ -115,12 +115,12 @@ def ensemble_summary(meta: dict[str, Any]) -> str:
         )
     candidates = meta.get("candidates") or []
     if candidates:
-        shown = ", ".join(
-            f"{c.get('arch')} {_fmt(c.get('selection_score'))} (weight {_fmt(float(c.get('weight') or 0.0))}, "
-            f"{_fmt(c.get('seconds'))} s)"
+        lines.append(f"candidates:   {'arch':<14}{'seed':>11}{'weight':>8}  {'valid ' + str(sel):>14}  seconds")
+        lines += [
+            f"              {c.get('arch', '?'):<14}{_fmt(c.get('seed', '-')):>11}"
+            f"{float(c.get('weight') or 0.0):>8.3f}  {_fmt(c.get('selection_score')):>14}  {_fmt(c.get('seconds'))}"
             for c in candidates
-        )
-        lines.append(f"candidates:   {shown}")
+        ]
     training = meta.get("training") or {}
     if training.get("max_time_min") is not None:
         lines.append(f"budget:       {training['max_time_min']} min; {training.get('budget_split')}")

@@ -52,6 +52,13 @@ def _add_data_arguments(p: argparse._ArgumentGroup) -> None:
         metavar="A,B,...",
         help="--arch auto only: comma-separated architectures to try (default kmer-linear,cnn-lstm,transformer)",
     )
+    p.add_argument(
+        "--seeds-per-net",
+        type=int,
+        metavar="N",
+        help="--arch auto only: seeds each net trains, all offered to the ensemble (default: as many as "
+        "--max-time allows, up to 5; 1 without --max-time)",
+    )
     p.add_argument("-o", "--output", required=True, metavar="MODEL.safetensors", help="model bundle to write")
     p.add_argument(
         "--init",
@@ -153,6 +160,7 @@ def run(args: argparse.Namespace) -> int:
     config = TrainConfig(
         arch=args.arch,
         candidates=args.candidates,
+        seeds_per_net=args.seeds_per_net,
         init=args.init,
         freeze_encoder=args.freeze_encoder,
         unfreeze_after=args.unfreeze_after,

@@ -9,8 +9,17 @@ Budget (``max_time`` minutes, for the whole call): candidates fitted in closed
 form (sklearn kind: kmer-linear, seconds) run first and take what they take;
 5 % of the budget is kept for scoring and saving; the rest goes to the torch
 nets in turn, each getting an equal share of what is left when it starts (so
-time a net leaves unused by stopping early goes to the next one). Without
-``max_time`` every net trains for ``epochs`` with early stopping, as alone.
+time a net leaves unused by stopping early goes to the next one). Time still
+left then buys more seeds of each net, in rounds (round ``r`` trains every net
+again with :func:`round_seed`), up to ``seeds_per_net`` (default
+:data:`MAX_SEEDS`): a net's next seed starts only if its share of what is left
+is :data:`REPEAT_MARGIN` times what its first seed took, so a repeat is never a
+truncated run. Why: on the bundled sets most nets stop early (patience) well
+inside their share, and several seeds of one net average out the
+initialisation noise that decides a single run (splice_uci test accuracy of
+one cnn-lstm ranges 0.90-0.92 across seeds). Without ``max_time`` every net
+trains ``seeds_per_net`` (default 1) times for ``epochs`` with early stopping,
+as alone.
 
 Weights: greedy ensemble selection with replacement (Caruana et al., ICML
 2004) on the validation split, maximising the selection metric (MCC;
@@ -54,6 +63,8 @@ log = logging.getLogger("bioseq.training")
 DEFAULT_CANDIDATES = ("kmer-linear", "cnn-lstm", "transformer")
 RESERVE = 0.05  # share of max_time kept for scoring the candidates, choosing weights and saving
 MIN_SHARE_S = 3.0  # a net whose turn comes after the budget is spent still gets a few steps
+MAX_SEEDS = 5  # seeds per net when max_time is given and seeds_per_net is not
+REPEAT_MARGIN = 1.25  # a net's next seed needs this multiple of its first seed's seconds
 GREEDY_ROUNDS = 20
 SELECTION = (
     "greedy ensemble selection with replacement (Caruana et al. 2004) on the validation split, "
@@ -61,19 +72,27 @@ SELECTION = (
 )
 BUDGET_SPLIT = (
     "closed-form candidates (kmer-linear) first, 5% kept for scoring and saving, "
-    "the rest shared equally by the torch nets in turn (unused time rolls over)"
+    "the rest shared equally by the torch nets in turn (unused time rolls over); time left buys more "
+    f"seeds per net in rounds (a net's next seed when its share is {REPEAT_MARGIN}x its first seed's time)"
 )
 
 
 @dataclass
 class Candidate:
-    """One trained candidate: its classifier, fit, time budget (minutes, None: none) and seconds taken."""
+    """One trained candidate: its classifier, fit, training seed, time budget (minutes, None:
+    none) and seconds taken."""
 
     arch: str
     model: Classifier
     fit: FitResult
+    seed: int
     max_time_min: float | None
     seconds: float
+
+    @property
+    def label(self) -> str:
+        """``arch`` and seed, for logs."""
+        return f"{self.arch} (seed {self.seed})"
 
 
 def train_auto(train_src: Any, valid_src: Any, cfg: TrainConfig) -> EnsembleClassifier:
@@ -87,7 +106,7 @@ def train_auto(train_src: Any, valid_src: Any, cfg: TrainConfig) -> EnsembleClas
     log_data(data, sel)
     trained = _train_candidates(plan, data, cfg, sel, t_begin)
     ensemble, scores, probs = choose_ensemble(
-        [c.model for c in trained], [c.arch for c in trained], data, sel, try_strands=cfg.test_time_rc
+        [c.model for c in trained], [c.label for c in trained], data, sel, try_strands=cfg.test_time_rc
     )
     _record_metadata(ensemble, trained, scores, data, sel, cfg, probs)
     if cfg.log is not None:
@@ -135,33 +154,80 @@ def plan_candidates(cfg: TrainConfig) -> list[tuple[str, Any, dict | None]]:
     return sorted(plan, key=lambda p: p[1].kind == "torch")  # stable: closed-form first, else as given
 
 
+def round_seed(seed: int, round_: int) -> int:
+    """The training seed of a net's ``round_``-th run (0: ``seed`` itself). Later rounds draw from
+    ``numpy.random.SeedSequence((seed, round_))``, so two auto runs with nearby seeds (0, 1, 2 in
+    a benchmark) never share a member's seed."""
+    if round_ == 0:
+        return seed
+    return int(np.random.SeedSequence((seed, round_)).generate_state(1)[0])
+
+
+def seed_rounds(cfg: TrainConfig) -> int:
+    """How many seeds each net may train: ``seeds_per_net``, else :data:`MAX_SEEDS` within a
+    ``max_time`` budget (fewer if it runs out), else 1."""
+    if cfg.seeds_per_net is not None:
+        return cfg.seeds_per_net
+    return MAX_SEEDS if cfg.max_time is not None else 1
+
+
+def repeat_share_s(left_s: float, nets_left: int, first_s: float, round_: int) -> float | None:
+    """Seconds a net gets when its turn comes with ``left_s`` of the budget left and ``nets_left``
+    nets (itself included) still to train in this round; None: skip it (a repeat, ``round_ > 0``,
+    whose share is under :data:`REPEAT_MARGIN` times the ``first_s`` its first seed took)."""
+    share = left_s / nets_left
+    if round_ > 0 and share < REPEAT_MARGIN * first_s:
+        return None
+    return max(share, MIN_SHARE_S)
+
+
 def _train_candidates(
     plan: list[tuple[str, Any, dict | None]], data: LabelledData, cfg: TrainConfig, sel: str, t_begin: float
 ) -> list[Candidate]:
-    budget_s = None if cfg.max_time is None else cfg.max_time * 60.0
-    nets_left = sum(arch_cls.kind == "torch" for _, arch_cls, _ in plan)
-    out = []
-    for name, arch_cls, overrides in plan:
-        t0 = time.monotonic()
-        share = None
-        if budget_s is not None and arch_cls.kind == "torch":
-            left = budget_s * (1.0 - RESERVE) - (t0 - t_begin)
-            share = max(left / nets_left, MIN_SHARE_S) / 60.0
-            nets_left -= 1
-        pretrained = name == PRETRAINED_CANDIDATE  # fine-tuned from --init; the others start from scratch
-        init = {} if pretrained else {"init": None, "freeze_encoder": False, "unfreeze_after": None}
-        member_cfg = cfg.replace(
-            arch=arch_cls.name if pretrained else name, candidates=None, hparams=overrides, max_time=share,
-            output=None, log=None, resume=False, test_time_rc=False, **init,
-        )
-        model, fit = fit_member(arch_cls, data, member_cfg, sel, DistContext(), cfg.device, t0)
-        seconds = time.monotonic() - t0
-        log.info(
-            "candidate %s: validation %s %s after %.1f s%s", name, sel, fit.best_metrics.get(sel), seconds,
-            "" if share is None else f" (budget {share * 60:.0f} s)",
-        )
-        out.append(Candidate(name, model, fit, share, seconds))
+    """Closed-form candidates once, then the nets in seed rounds (module docstring: Budget)."""
+    budget_s = None if cfg.max_time is None else cfg.max_time * 60.0 * (1.0 - RESERVE)
+    out = [_fit_candidate(p, data, cfg, sel, None, cfg.seed) for p in plan if p[1].kind != "torch"]
+    nets = [p for p in plan if p[1].kind == "torch"]
+    first_s: dict[str, float] = {}
+    for round_ in range(seed_rounds(cfg)):
+        trained = 0
+        for i, p in enumerate(nets):
+            share = None
+            if budget_s is not None:
+                left = budget_s - (time.monotonic() - t_begin)
+                share = repeat_share_s(left, len(nets) - i, first_s.get(p[0], 0.0), round_)
+                if share is None:
+                    continue
+            c = _fit_candidate(p, data, cfg, sel, None if share is None else share / 60.0, round_seed(cfg.seed, round_))
+            first_s.setdefault(c.arch, c.seconds)
+            out.append(c)
+            trained += 1
+        if not trained:
+            break
     return out
+
+
+def _fit_candidate(
+    entry: tuple[str, Any, dict | None], data: LabelledData, cfg: TrainConfig, sel: str,
+    share_min: float | None, seed: int,
+) -> Candidate:
+    """Train one candidate ``(name, architecture class, overrides)`` with ``seed`` within
+    ``share_min`` minutes (None: no limit)."""
+    name, arch_cls, overrides = entry
+    t0 = time.monotonic()
+    pretrained = name == PRETRAINED_CANDIDATE  # fine-tuned from --init; the others start from scratch
+    init = {} if pretrained else {"init": None, "freeze_encoder": False, "unfreeze_after": None}
+    member_cfg = cfg.replace(
+        arch=arch_cls.name if pretrained else name, candidates=None, seeds_per_net=None, hparams=overrides,
+        max_time=share_min, seed=seed, output=None, log=None, resume=False, test_time_rc=False, **init,
+    )
+    model, fit = fit_member(arch_cls, data, member_cfg, sel, DistContext(), cfg.device, t0)
+    c = Candidate(name, model, fit, seed, share_min, time.monotonic() - t0)
+    log.info(
+        "candidate %s: validation %s %s after %.1f s%s", c.label, sel, fit.best_metrics.get(sel), c.seconds,
+        "" if share_min is None else f" (budget {share_min * 60:.0f} s)",
+    )
+    return c
 
 
 def select_weights(
@@ -264,7 +330,7 @@ def _record_metadata(
     for c, s in zip(trained, scores, strict=True):
         member, weight = kept.get(id(c.model), (None, 0.0))
         candidates.append({
-            "arch": c.arch, "member": member, "weight": weight, "selection_score": _finite(s),
+            "arch": c.arch, "seed": c.seed, "member": member, "weight": weight, "selection_score": _finite(s),
             "metrics": c.model.metadata.get("metrics", c.fit.best_metrics), "strands": c.model.strands,
             "strands_validation": c.model.metadata.get("strands_validation"),
             "best_epoch": c.fit.best_epoch, "stopped": c.fit.stopped,
@@ -282,9 +348,10 @@ def _record_metadata(
         history=_combined_history(trained),
         stopped="auto",
         training={
-            "mode": ENSEMBLE_ARCH, "max_time_min": cfg.max_time, "candidates": [c.arch for c in trained],
+            "mode": ENSEMBLE_ARCH, "max_time_min": cfg.max_time,
+            "candidates": list(dict.fromkeys(c.arch for c in trained)),
             "budget_split": BUDGET_SPLIT, "selection": SELECTION, "seed": cfg.seed, "epochs": cfg.epochs,
-            "patience": cfg.patience, "batch_size": cfg.batch_size,
+            "patience": cfg.patience, "batch_size": cfg.batch_size, "seeds_per_net": seed_rounds(cfg),
         },
     )
     ensemble.refresh_fingerprint()
@@ -292,11 +359,13 @@ def _record_metadata(
 
 def _combined_history(trained: list[Candidate]) -> list[dict[str, Any]]:
     """The candidates' epoch records one after the other: ``epoch`` numbers the rows of the
-    whole run, ``member`` names the candidate and ``member_epoch`` is its own epoch."""
+    whole run, ``member`` and ``seed`` name the candidate and ``member_epoch`` is its own epoch."""
     rows = []
     for c in trained:
         for rec in c.fit.history:
-            rows.append({**rec, "epoch": len(rows) + 1, "member": c.arch, "member_epoch": rec.get("epoch")})
+            rows.append({
+                **rec, "epoch": len(rows) + 1, "member": c.arch, "seed": c.seed, "member_epoch": rec.get("epoch"),
+            })
     return rows
 
 

@@ -60,6 +60,9 @@ class TrainConfig(_Options):
             None: ``cnn-lstm``, or with ``init`` the encoder's architecture.
         candidates: the architectures ``auto`` trains (None: kmer-linear,
             cnn-lstm, transformer, plus ``pretrained`` with ``init``); ignored otherwise.
+        seeds_per_net: with ``auto``, how many seeds each net candidate trains (all
+            of them are candidates for the ensemble). None: as many as ``max_time``
+            allows up to :data:`bioseq.training.auto.MAX_SEEDS`, or 1 without ``max_time``.
         init: a pretrained encoder bundle (``bioseq pretrain``): the classifier starts
             from its trunk (new pooling and head); the tokenizer and architecture come
             from it, and a conflicting ``arch``/``k``/``stride``/``canonical``/``alphabet``
@@ -120,6 +123,7 @@ class TrainConfig(_Options):
 
     arch: str | None = None
     candidates: tuple[str, ...] | None = None
+    seeds_per_net: int | None = None
     init: str | os.PathLike[str] | None = None
     freeze_encoder: bool = False
     unfreeze_after: int | None = None
@@ -174,6 +178,12 @@ class TrainConfig(_Options):
                 raise ConfigError("candidates must name at least one architecture")
             if self.arch != "auto":  # bioseq.models.ensemble.ENSEMBLE_ARCH
                 raise ConfigError(f"candidates are for arch auto; arch {self.arch!r} trains itself only")
+        if self.seeds_per_net is not None:
+            if self.arch != "auto":
+                raise ConfigError(f"seeds_per_net is for arch auto; arch {self.arch!r} trains one seed (--seed)")
+            if int(self.seeds_per_net) != self.seeds_per_net or self.seeds_per_net < 1:
+                raise ConfigError(f"seeds_per_net must be a whole number >= 1, got {self.seeds_per_net!r}")
+            self.seeds_per_net = int(self.seeds_per_net)
 
 
 def check_run_options(cfg: Any) -> None:
