@@ -13,10 +13,14 @@ Rows:
 * ``kmer-linear``, ``cnn-lstm``, ``transformer``: ``bioseq.train(arch=...)``.
 * ``auto``: ``bioseq.train(arch="auto", max_time=2B)`` with B the per-run
   ``--budget``: kmer-linear, then the nets, then more seeds of each net while
-  the budget lasts (:mod:`bioseq.training.auto`), and the greedy ensemble of
-  them chosen on the validation split. Its first seeds of the nets are trained
-  like the single rows (same seed, a similar share of the budget), so those
-  rows show what one member reaches alone.
+  the budget lasts (:func:`bioseq.training.auto.train_candidates`), and the
+  greedy ensemble of them chosen on the validation split
+  (:func:`~bioseq.training.auto.choose_ensemble`). Its first seeds of the nets
+  are trained like the single rows (same seed, a similar share of the budget),
+  so those rows show what one member reaches alone.
+* ``auto-bags``: the same candidates (no second training), the weights chosen
+  between seed bags (each architecture's seeds averaged with equal weights
+  first): the other selection rule, compared on the same members.
 * ``auto-rc`` (not in the default list: it costs another ``auto``): the same
   with ``--test-time-rc`` (each DNA/RNA member reads both strands if that
   raises its validation score): what that lever adds.
@@ -105,8 +109,10 @@ PIPELINE = "tfidf-pipeline"
 GB_CNN = "gb-cnn"
 AUTO = "auto"
 AUTO_RC = "auto-rc"  # auto --test-time-rc: each DNA/RNA member may read both strands: what that lever adds
+AUTO_BAGS = "auto-bags"  # auto's candidates, weights chosen between seed bags: comes with every auto run
 NETS = ["cnn-lstm", "transformer"]
 ARCHS = ["kmer-linear", PIPELINE, GB_CNN, *NETS, AUTO]  # --archs auto-rc adds the strand lever
+ROW_ORDER = [*ARCHS, AUTO_BAGS, AUTO_RC]  # the table's rows per set
 DETERMINISTIC = {"kmer-linear", PIPELINE}  # one seed is the whole story
 GB_EPOCHS, GB_BATCH, GB_EMBEDDING = 10, 32, 100  # genomic-benchmarks' torch_cnn_experiments notebooks
 PROTEIN_SETS = {"ampscanner_v2_amp", "deeploc2_singlelabel"}
@@ -227,33 +233,40 @@ def run_gb_cnn(name: str, seed: int, threads: int) -> dict:
 
 
 def run_auto(
-    name: str, seed: int, budget: float, threads: int, workdir: Path, class_weight: str | None,
-    try_strands: bool = False,
-) -> dict:
-    """``bioseq train --arch auto --max-time 2B`` (B = ``budget`` minutes per net), scored on
-    the test split, with its members (arch, seed, weight, strands) and every candidate's
-    seed and seconds."""
-    import bioseq
+    name: str, seed: int, budget: float, threads: int, class_weight: str | None, try_strands: bool = False,
+) -> list[dict]:
+    """``bioseq train --arch auto --max-time 2B`` (B = ``budget`` minutes per net) up to its
+    choice of weights, scored on the test split: the ``auto`` row (``auto-rc`` with
+    ``try_strands``), plus, without ``try_strands``, an ``auto-bags`` row: the same candidates
+    with the weights chosen between seed bags (each architecture's seeds averaged first). Each
+    row lists the members (arch, seed, weight, strands); ``auto``'s also every candidate's seed
+    and seconds."""
+    from bioseq.api import EnsembleModel
+    from bioseq.training.auto import choose_ensemble, train_candidates
+    from bioseq.training.config import TrainConfig
 
     d = dataset_dir(name)
+    cfg = TrainConfig(arch="auto", seed=seed, max_time=2 * budget, threads=threads, class_weight=class_weight,
+                      test_time_rc=try_strands)
     t0 = time.perf_counter()
-    model = bioseq.train(
-        d / "train.fa.gz", d / "valid.fa.gz", arch="auto", seed=seed, max_time=2 * budget, threads=threads,
-        class_weight=class_weight, test_time_rc=try_strands,
-        output=workdir / f"{name}-{AUTO_RC if try_strands else AUTO}-{seed}.safetensors",
-    )
+    data, sel, cands = train_candidates(d / "train.fa.gz", d / "valid.fa.gz", cfg)
     train_s = time.perf_counter() - t0
-    result = score(model, d / "test.fa.gz")
-    cands = model.metadata["candidates"]
-    result.update(
-        dataset=name, arch=AUTO_RC if try_strands else AUTO, seed=seed, train_s=train_s,
-        members=[
-            {"arch": c["arch"], "seed": c["seed"], "weight": c["weight"], "strands": c["strands"]}
-            for c in cands if c["weight"] > 0
-        ],
-        candidates=[{"arch": c["arch"], "seed": c["seed"], "seconds": c["seconds"]} for c in cands],
-    )
-    return result
+    models, labels = [c.model for c in cands], [c.label for c in cands]
+    rules = {AUTO_RC if try_strands else AUTO: None, **({} if try_strands else {AUTO_BAGS: [c.arch for c in cands]})}
+    rows = []
+    for arch, bags in rules.items():
+        t1 = time.perf_counter()
+        ensemble, _, _ = choose_ensemble(models, labels, data, sel, try_strands=try_strands, seed_bags=bags)
+        result = score(EnsembleModel.wrap(ensemble), d / "test.fa.gz")
+        seeds = {id(c.model): c.seed for c in cands}
+        result.update(
+            dataset=name, arch=arch, seed=seed, train_s=train_s + time.perf_counter() - t1,
+            members=[{"arch": m.arch, "seed": seeds[id(m)], "weight": w, "strands": m.strands}
+                     for m, w in zip(ensemble.members, ensemble.weights, strict=True)],
+        )
+        rows.append(result)
+    rows[0]["candidates"] = [{"arch": c.arch, "seed": c.seed, "seconds": round(c.seconds, 1)} for c in cands]
+    return rows
 
 
 def run_one(
@@ -299,7 +312,7 @@ def group_stats(group: list[dict], **keys: str) -> dict:
 
 
 def summarise(rows: list[dict]) -> list[dict]:
-    keys = sorted({(r["dataset"], r["arch"]) for r in rows}, key=lambda k: (k[0], ARCHS.index(k[1])))
+    keys = sorted({(r["dataset"], r["arch"]) for r in rows}, key=lambda k: (k[0], ROW_ORDER.index(k[1])))
     return [
         group_stats([r for r in rows if r["dataset"] == dataset and r["arch"] == arch], dataset=dataset, arch=arch)
         for dataset, arch in keys
@@ -396,17 +409,18 @@ def main(argv: list[str] | None = None) -> int:
             if (name, arch, seed) in done:
                 continue
             if arch in (AUTO, AUTO_RC):
-                r = run_auto(name, seed, args.budget, args.threads, workdir, class_weight, arch == AUTO_RC)
+                new = run_auto(name, seed, args.budget, args.threads, class_weight, arch == AUTO_RC)
             else:
-                r = run_one(name, arch, seed, args.budget, args.threads, workdir, class_weight)
-            rows.append(r)
+                new = [run_one(name, arch, seed, args.budget, args.threads, workdir, class_weight)]
+            rows += new
             save_rows(args.json, rows, args.budget, class_weight)
-            chosen = f", C={r['C']:g}" if r.get("C") is not None else ""
-            print(
-                f"{name} {arch} seed={seed}: acc={r['accuracy']:.3f} f1={r['macro_f1']:.3f} "
-                f"mcc={r['mcc']:.3f} ({r['train_s']:.1f} s{chosen})",
-                flush=True,
-            )
+            for r in new:
+                chosen = f", C={r['C']:g}" if r.get("C") is not None else ""
+                print(
+                    f"{name} {r['arch']} seed={seed}: acc={r['accuracy']:.3f} f1={r['macro_f1']:.3f} "
+                    f"mcc={r['mcc']:.3f} ({r['train_s']:.1f} s{chosen})",
+                    flush=True,
+                )
     print_table(summarise(rows + others))
     return 0
 

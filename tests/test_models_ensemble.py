@@ -21,6 +21,7 @@ from bioseq.training.auto import (
     repeat_share_s,
     round_seed,
     seed_rounds,
+    select_bagged_weights,
     select_weights,
 )
 from bioseq.training.config import TrainConfig
@@ -145,6 +146,22 @@ def test_seed_rounds_and_repeat_shares():
     # Repeats: only when the share covers the first seed's time with the margin (no truncated repeat).
     assert repeat_share_s(100.0, 2, 50.0 / REPEAT_MARGIN, 1) == 50.0
     assert repeat_share_s(100.0, 2, 50.0 / REPEAT_MARGIN + 0.1, 1) is None
+
+
+def test_seed_bags_average_each_architecture_before_selecting():
+    y = np.array([0, 1, 0, 1])
+    good = np.array([[0.8, 0.2], [0.3, 0.7], [0.6, 0.4], [0.2, 0.8]])
+    bad = good[:, ::-1].copy()
+
+    def score(p):
+        return float((p.argmax(1) == y).mean())
+
+    # Two seeds of "a" (one good, one bad) are averaged first: the bag ties at 0.5 and loses to "b".
+    weights, best, singles = select_bagged_weights([good, bad, good], ["a", "a", "b"], score)
+    assert weights.tolist() == [0.0, 0.0, 1.0] and best == 1.0 and singles == [0.5, 0.5, 1.0]
+    # A kept bag's weight is shared equally by its seeds.
+    weights, _, _ = select_bagged_weights([good, good, bad], ["a", "a", "b"], score)
+    assert weights.tolist() == [0.5, 0.5, 0.0]
 
 
 def test_auto_refuses_options_it_cannot_honour():

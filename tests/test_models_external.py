@@ -288,6 +288,28 @@ def test_head_trains_multilabel_and_keeps_the_best_validation_epoch() -> None:
     assert history[-1]["valid_loss"] > best  # early stopping ran past the best epoch: restoring it mattered
 
 
+def test_head_stops_at_the_deadline_after_one_epoch() -> None:
+    import time
+
+    from bioseq.models.external.head_fit import train_head
+    from bioseq.models.external.head_nets import build_head
+
+    rng = np.random.default_rng(2)
+    x = [rng.normal(size=(6, 8)).astype(np.float16) for _ in range(20)]
+    y = rng.integers(0, 2, size=20)
+    hp = {"class_weight": None, "lr": 1e-3, "weight_decay": 0.0, "epochs": 30, "patience": None, "batch_size": 8}
+    net = build_head("mean-mlp", 8, 2, hidden=8, kernel_size=3, dropout=0.0)
+    assert len(train_head(net, x, y, None, "multiclass", hp, deadline=time.monotonic() - 1)) == 1  # spent: 1 epoch
+    assert len(train_head(net, x, y, None, "multiclass", hp, deadline=time.monotonic() + 600)) == 30
+    assert len(train_head(net, x, y, None, "multiclass", hp)) == 30
+
+
+def test_esm_head_honours_max_time(world, tmp_path) -> None:
+    model = train(world["dir"] / "train.fa", arch="esm-head", seed=0, max_time=1e-6,
+                  hparams={"encoder": f"esm:{world['dir'] / 'esm2_tiny.pt'}", "epochs": 40, "patience": 0})
+    assert len(model.net.history) == 1  # the budget was spent before the first epoch ended
+
+
 def test_residue_store_in_memory_and_on_disk() -> None:
     from bioseq.models.external.residues import ResidueStore
 

@@ -98,13 +98,7 @@ class Candidate:
 def train_auto(train_src: Any, valid_src: Any, cfg: TrainConfig) -> EnsembleClassifier:
     """Train the candidates of ``cfg`` within ``cfg.max_time``, keep the best member or a weighted
     ensemble, and (with ``cfg.output``) write its bundle."""
-    t_begin = time.monotonic()
-    plan = plan_candidates(cfg)
-    set_threads(cfg.threads)
-    data = load_data(train_src, valid_src, cfg)
-    sel = selection_metric(data.task, cfg.metric)
-    log_data(data, sel)
-    trained = _train_candidates(plan, data, cfg, sel, t_begin)
+    data, sel, trained = train_candidates(train_src, valid_src, cfg)
     ensemble, scores, probs = choose_ensemble(
         [c.model for c in trained], [c.label for c in trained], data, sel, try_strands=cfg.test_time_rc
     )
@@ -115,6 +109,20 @@ def train_auto(train_src: Any, valid_src: Any, cfg: TrainConfig) -> EnsembleClas
         save_bundle(ensemble, cfg.output)
         log.info("wrote %s (validation %s %s)", cfg.output, sel, ensemble.metadata["metrics"].get(sel))
     return ensemble
+
+
+def train_candidates(train_src: Any, valid_src: Any, cfg: TrainConfig) -> tuple[LabelledData, str, list[Candidate]]:
+    """Read the data and train every candidate of ``cfg`` within ``cfg.max_time`` (the clock
+    starts here): ``(data, selection metric, candidates in training order)``. The first half of
+    :func:`train_auto`; ``bench/accuracy.py`` calls it to compare selection rules on the same
+    candidates."""
+    t_begin = time.monotonic()
+    plan = plan_candidates(cfg)
+    set_threads(cfg.threads)
+    data = load_data(train_src, valid_src, cfg)
+    sel = selection_metric(data.task, cfg.metric)
+    log_data(data, sel)
+    return data, sel, _train_candidates(plan, data, cfg, sel, t_begin)
 
 
 def plan_candidates(cfg: TrainConfig) -> list[tuple[str, Any, dict | None]]:
@@ -264,8 +272,29 @@ def select_weights(
     return best_counts / best_counts.sum(), best, singles
 
 
+def select_bagged_weights(
+    probs: Sequence[np.ndarray], groups: Sequence[str], score: Callable[[np.ndarray], float]
+) -> tuple[np.ndarray, float, list[float]]:
+    """:func:`select_weights` over *seed bags*: the models of one group (an architecture's seeds)
+    first averaged with equal weights, then greedy selection between the bags; a bag's weight is
+    shared equally by its models. Returns ``(weights (n,) per model, best score, each bag's score
+    per model)``. Fewer free weights than selecting over every seed: less to overfit on a small
+    validation split."""
+    names = list(dict.fromkeys(groups))
+    index = [[i for i, g in enumerate(groups) if g == name] for name in names]
+    bags = [weighted_average([probs[i] for i in idx], [1.0 / len(idx)] * len(idx)) for idx in index]
+    bag_w, best, bag_scores = select_weights(bags, score)
+    weights = np.zeros(len(probs))
+    singles = [0.0] * len(probs)
+    for w, s, idx in zip(bag_w, bag_scores, index, strict=True):
+        for i in idx:
+            weights[i], singles[i] = w / len(idx), s
+    return weights, best, singles
+
+
 def choose_ensemble(
-    models: Sequence[Classifier], names: Sequence[str], data: LabelledData, sel: str, *, try_strands: bool = False
+    models: Sequence[Classifier], names: Sequence[str], data: LabelledData, sel: str, *, try_strands: bool = False,
+    seed_bags: Sequence[str] | None = None,
 ) -> tuple[EnsembleClassifier, list[float], np.ndarray]:
     """The ensemble of trained ``models`` (named ``names``) with weights chosen on ``data.valid``.
 
@@ -273,8 +302,8 @@ def choose_ensemble(
     probabilities (n_valid, C))``. With ``try_strands`` (``--test-time-rc``), each
     nucleic-acid model first reads both strands at test time (``strands = "both"``)
     if that strictly raises its own validation score (:func:`decide_strands`); then
-    :func:`select_weights`. Members of weight 0 are left out. ``bench/accuracy.py``
-    calls this on separately trained bundles.
+    :func:`select_weights` (with ``seed_bags``, a group name per model:
+    :func:`select_bagged_weights`). Members of weight 0 are left out.
     """
     thresholds = np.full(len(data.encoder.labels), 0.5) if data.task == "multilabel" else None
 
@@ -287,7 +316,11 @@ def choose_ensemble(
         else m.predict_proba_sequences(data.valid.seqs, ids=data.valid.ids)
         for m in models
     ]
-    weights, best, singles = select_weights(probs, score)
+    if seed_bags is None:
+        weights, best, singles = select_weights(probs, score)
+    else:
+        weights, best, _ = select_bagged_weights(probs, seed_bags, score)
+        singles = [score(p) for p in probs]
     keep = [i for i, w in enumerate(weights) if w > 0]
     ensemble = EnsembleClassifier([models[i] for i in keep], [float(weights[i]) for i in keep])
     log.info(

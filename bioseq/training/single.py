@@ -133,7 +133,7 @@ def fit_member(
     if model.kind == "torch":
         fit = _fit_torch_model(model, data, cfg.replace(augment_rc=augment_rc, lr=lr), sel, weights, dist_ctx)
     else:
-        fit = _fit_sklearn(model, data, sel, cfg.log if dist_ctx.is_main else None, t_begin)
+        fit = _fit_sklearn(model, data, sel, cfg.log if dist_ctx.is_main else None, t_begin, cfg.max_time)
     if cfg.test_time_rc:
         fit = read_both_strands(model, data, fit)
     training = _training_record(cfg.replace(augment_rc=augment_rc, lr=lr), weights, model.device, dist_ctx)
@@ -306,12 +306,18 @@ def _fit_torch_model(
     )
 
 
-def _fit_sklearn(model: Classifier, data: LabelledData, sel: str, log_path: Any, t_begin: float) -> FitResult:
-    """Fit the kmer-linear baseline once; one history entry with the same keys as a torch epoch."""
+def _fit_sklearn(
+    model: Classifier, data: LabelledData, sel: str, log_path: Any, t_begin: float, max_time: float | None
+) -> FitResult:
+    """Fit a closed-form estimator (kmer-linear, esm-head) once; one history entry with the same keys
+    as a torch epoch. ``max_time`` (minutes from ``t_begin``) reaches an estimator whose ``fit``
+    takes a ``deadline``."""
     # The validation split chooses the estimator's regularisation when its fit takes ``valid``.
-    takes_valid = "valid" in inspect.signature(model.net.fit).parameters
-    valid = {"valid": (data.valid.seqs, data.y_valid)} if takes_valid else {}
-    model.net.fit(data.train.seqs, data.y_train, **valid)
+    params = inspect.signature(model.net.fit).parameters
+    extra: dict[str, Any] = {"valid": (data.valid.seqs, data.y_valid)} if "valid" in params else {}
+    if "deadline" in params and max_time is not None:  # an estimator that trains in epochs (esm-head)
+        extra["deadline"] = t_begin + max_time * 60.0  # time.monotonic() after which it stops
+    model.net.fit(data.train.seqs, data.y_train, **extra)
     train_probs = model.predict_proba_sequences(data.train.seqs, ids=data.train.ids)
     probs = model.predict_proba_sequences(data.valid.seqs, ids=data.valid.ids)
     metrics = valid_metrics(model, data, probs)

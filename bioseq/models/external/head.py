@@ -149,8 +149,13 @@ class EncoderHeadClassifier:
         return [memo.get(s) if memo is not None and s in memo else fresh[s] for s in seqs]
 
     # ------------------------------------------------------------------ estimator interface
-    def fit(self, seqs: Sequence[str], y: np.ndarray, valid: tuple[Sequence[str], np.ndarray] | None = None):
-        """Embed ``seqs`` (and ``valid``'s) once, then train the head (see the module doc)."""
+    def fit(
+        self, seqs: Sequence[str], y: np.ndarray, valid: tuple[Sequence[str], np.ndarray] | None = None,
+        deadline: float | None = None,
+    ):
+        """Embed ``seqs`` (and ``valid``'s) once, then train the head (see the module doc) until its
+        early stopping or, after at least one epoch, the ``time.monotonic()`` ``deadline``
+        (``--max-time``)."""
         from bioseq.models.external.head_fit import train_head
 
         everything = list(dict.fromkeys([*seqs, *(valid[0] if valid is not None else ())]))
@@ -162,7 +167,7 @@ class EncoderHeadClassifier:
             xv = None if valid is None else (self._residues(valid[0]), np.asarray(valid[1]))
         finally:
             self._memo.filling = False
-        self.history = train_head(self.net, x, np.asarray(y), xv, self.task, self.hparams)
+        self.history = train_head(self.net, x, np.asarray(y), xv, self.task, self.hparams, deadline)
         return self
 
     def _run(self, seqs: Sequence[str], pooled: bool) -> np.ndarray:

@@ -108,9 +108,12 @@ def _eval_loss(net: nn.Module, x: Sequence[np.ndarray], y: np.ndarray, loss_fn: 
 
 
 def train_head(net: nn.Module, x: Sequence[np.ndarray], y: np.ndarray,
-               valid: tuple[Sequence[np.ndarray], np.ndarray] | None, task: str, hp: dict) -> list[dict]:
+               valid: tuple[Sequence[np.ndarray], np.ndarray] | None, task: str, hp: dict,
+               deadline: float | None = None) -> list[dict]:
     """Train ``net`` in place on ``x`` (per-residue arrays) and targets ``y`` (int ``(n,)`` or 0/1 ``(n, C)``);
-    with ``valid`` keep the weights of the epoch of lowest validation loss. Returns the per-epoch history."""
+    with ``valid`` keep the weights of the epoch of lowest validation loss. Stops at ``hp["epochs"]``,
+    after ``hp["patience"]`` epochs without improvement, or at the first epoch end past ``deadline``
+    (``time.monotonic()``; None: none). Returns the per-epoch history."""
     if len(x) < 2:
         raise ConfigError(f"esm-head needs at least two training sequences, got {len(x)}")
     n_classes = net.mlp.out.out_features
@@ -132,6 +135,9 @@ def train_head(net: nn.Module, x: Sequence[np.ndarray], y: np.ndarray,
             since += 1
             if hp["patience"] and since >= int(hp["patience"]):
                 break
+        if deadline is not None and time.monotonic() >= deadline:
+            log.info("esm-head: stopping after epoch %d: max time", epoch)
+            break
     if best_state is not None:
         net.load_state_dict(best_state)
     net.eval()
