@@ -301,12 +301,13 @@ def test_module_with_bad_config_names_key(tmp_path: Path) -> None:
 def test_auto_model_reaches_train_with_candidates_and_per_candidate_hparams(workdir: Path) -> None:
     cfg = yaml.safe_load((FIXTURES / "config_fast.yaml").read_text())
     cfg["models"] = {"best": {"arch": "auto", "max_time": 0.5, "candidates": ["kmer-linear", "cnn-lstm"],
-                              "hparams": {"cnn-lstm": {"rnn_hidden": 8}}}}
+                              "seeds_per_net": 2, "hparams": {"cnn-lstm": {"rnn_hidden": 8}}}}
     path = write_config(workdir, cfg, "auto.yaml")
     res = snakemake("-n", "-p", "--cores", "1", "--configfile", str(path), cwd=workdir)
     assert res.returncode == 0, res.stderr + res.stdout
     train = next(line for line in res.stdout.splitlines() if "bioseq train" in line)
     assert "--arch auto" in train and "--candidates kmer-linear,cnn-lstm" in train
+    assert "--seeds-per-net 2" in train
     assert '--hparams \'{"cnn-lstm": {"rnn_hidden": 8}}\'' in train
 
 
@@ -316,8 +317,9 @@ def test_auto_model_reaches_train_with_candidates_and_per_candidate_hparams(work
         ({"arch": "auto", "kmer": 3}, "models.m.kmer"),
         ({"arch": "auto", "candidates": ["kmer-linear", "resnet"]}, "models.m.candidates[1]"),
         ({"arch": "cnn-lstm", "candidates": ["kmer-linear"]}, "models.m.candidates"),
+        ({"arch": "cnn-lstm", "seeds_per_net": 2}, "models.m.seeds_per_net"),
     ],
-    ids=["kmer-with-auto", "unknown-candidate", "candidates-without-auto"],
+    ids=["kmer-with-auto", "unknown-candidate", "candidates-without-auto", "seeds-without-auto"],
 )
 def test_bad_auto_config_fails_before_any_job_naming_the_key(workdir: Path, model: dict, key: str) -> None:
     cfg = yaml.safe_load((FIXTURES / "config_fast.yaml").read_text())

@@ -83,10 +83,12 @@ def _known_archs():
 
 
 def _check_auto(name, model, archs):
-    """`candidates` only with `arch: auto`, and naming known architectures; no `kmer` with auto."""
+    """`candidates` and `seeds_per_net` only with `arch: auto`, candidates naming known
+    architectures; no `kmer` with auto."""
     if model["arch"] != AUTO:
-        if "candidates" in model:
-            raise _config_error(f"models.{name}.candidates", f"only for arch '{AUTO}'")
+        for key in ("candidates", "seeds_per_net"):
+            if key in model:
+                raise _config_error(f"models.{name}.{key}", f"only for arch '{AUTO}'")
         return
     if "kmer" in model:
         raise _config_error(f"models.{name}.kmer", f"not with arch '{AUTO}': each candidate uses its own tokenizer")
@@ -238,7 +240,7 @@ def train_args(wildcards, input):
     if "alphabet" in spec:
         args += ["--alphabet", spec["alphabet"]]
     for key, option in (("kmer", "--kmer"), ("epochs", "--epochs"), ("max_time", "--max-time"),
-                        ("batch_size", "--batch-size")):
+                        ("batch_size", "--batch-size"), ("seeds_per_net", "--seeds-per-net")):
         if key in model:
             args += [option, model[key]]
     if "candidates" in model:
