@@ -197,6 +197,21 @@ def test_train_esm_head_round_trip(world, tmp_path) -> None:
     assert str(weights.resolve()) in str(err.value)
 
 
+def test_train_cli_encoder_flag(world, tmp_path, capsys) -> None:
+    d = world["dir"]
+    bundle = tmp_path / "eh.safetensors"
+    assert cli_main(["train", str(d / "train.fa"), "--arch", "esm-head", "--encoder", f"esm:{d / 'esm2_tiny.pt'}",
+                     "--hparams", '{"epochs": 2}', "-o", str(bundle), "-q"]) == 0
+    assert load(bundle).hparams["encoder"] == f"esm:{(d / 'esm2_tiny.pt').resolve()}"
+    assert load(bundle).hparams["epochs"] == 2
+    for argv, message in (
+        (["--arch", "cnn-lstm", "--encoder", "esm:x.pt"], "not of --arch cnn-lstm"),
+        (["--arch", "esm-head", "--encoder", "esm:x.pt", "--hparams", '{"encoder": "esm:y.pt"}'], "disagree"),
+    ):
+        assert cli_main(["train", str(d / "train.fa"), *argv, "-o", str(tmp_path / "x.safetensors")]) == 1
+        assert message in capsys.readouterr().err and not (tmp_path / "x.safetensors").exists()
+
+
 def test_esm_head_needs_an_encoder(world) -> None:
     with pytest.raises(ConfigError, match="needs a pretrained encoder"):
         train(world["dir"] / "train.fa", arch="esm-head")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from bioseq.cli.genome_options import REGION_READS, add_region_arguments, region_source
+from bioseq.errors import ConfigError
 from bioseq.logs import log_to_stderr
 from bioseq.training.config import DEFAULT_EPOCHS, DEFAULT_PATIENCE, LONG_INPUT_CHOICES, TrainConfig, load_hparams
 
@@ -82,6 +83,12 @@ def _add_data_arguments(p: argparse._ArgumentGroup) -> None:
         "per candidate: '{\"transformer\": {\"d_model\": 64}}'",
     )
     p.add_argument(
+        "--encoder",
+        metavar="SPEC",
+        help="--arch esm-head only: the frozen encoder's local weights, esm:/path/to/esm2.pt or hf:/path/to/dir "
+        "(the same as --hparams '{\"encoder\": SPEC}')",
+    )
+    p.add_argument(
         "--long-input",
         default="windows",
         choices=LONG_INPUT_CHOICES,
@@ -149,6 +156,20 @@ def _add_run_arguments(p: argparse._ArgumentGroup) -> None:
     p.add_argument("-q", "--quiet", action="store_true", help="log warnings only")
 
 
+def _with_encoder(hparams: dict | None, encoder: str | None, arch: str | None) -> dict | None:
+    """``hparams`` with ``--encoder`` as its ``encoder`` entry (esm-head only; a different
+    ``encoder`` in ``--hparams`` is a conflict, not silently overridden)."""
+    if encoder is None:
+        return hparams
+    if arch != "esm-head":
+        raise ConfigError(f"--encoder is the frozen encoder of --arch esm-head, not of --arch {arch}")
+    hparams = dict(hparams or {})
+    if hparams.get("encoder", encoder) != encoder:
+        raise ConfigError(f"--encoder {encoder!r} and --hparams encoder {hparams['encoder']!r} disagree: give one")
+    hparams["encoder"] = encoder
+    return hparams
+
+
 def run(args: argparse.Namespace) -> int:
     from bioseq.errors import ConfigError
     from bioseq.training.api import train
@@ -169,7 +190,7 @@ def run(args: argparse.Namespace) -> int:
         stride=args.stride,
         canonical=args.canonical,
         labels=args.labels,
-        hparams=load_hparams(args.hparams),
+        hparams=_with_encoder(load_hparams(args.hparams), args.encoder, args.arch),
         epochs=args.epochs,
         batch_size=args.batch_size,
         lr=args.lr,
