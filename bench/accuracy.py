@@ -11,16 +11,17 @@ are NOT always on the same split: the ``note`` column says how far they compare.
 Rows:
 
 * ``kmer-linear``, ``cnn-lstm``, ``transformer``: ``bioseq.train(arch=...)``.
-* ``auto``: ``bioseq.train(arch="auto", max_time=2B)`` with B the per-run
+* ``auto``: ``bioseq train --arch auto --max-time 2B`` with B the per-run
   ``--budget``: kmer-linear, then the nets, then more seeds of each net while
   the budget lasts (:func:`bioseq.training.auto.train_candidates`), and the
-  greedy ensemble of them chosen on the validation split
-  (:func:`~bioseq.training.auto.choose_ensemble`). Its first seeds of the nets
-  are trained like the single rows (same seed, a similar share of the budget),
-  so those rows show what one member reaches alone.
-* ``auto-bags``: the same candidates (no second training), the weights chosen
-  between seed bags (each architecture's seeds averaged with equal weights
-  first): the other selection rule, compared on the same members.
+  ensemble of their seed bags chosen on the validation split
+  (:func:`~bioseq.training.auto.choose_ensemble`), as ``train_auto`` does
+  (without writing the bundle). Its first seeds of the nets are trained like
+  the single rows (same seed, a similar share of the budget), so those rows
+  show what one member reaches alone.
+* ``auto-greedy``: the same candidates (no second training) with greedy
+  weights over every seed: the rule that seed bags replaced, compared on the
+  same members.
 * ``auto-rc`` (not in the default list: it costs another ``auto``): the same
   with ``--test-time-rc`` (each DNA/RNA member reads both strands if that
   raises its validation score): what that lever adds.
@@ -109,10 +110,10 @@ PIPELINE = "tfidf-pipeline"
 GB_CNN = "gb-cnn"
 AUTO = "auto"
 AUTO_RC = "auto-rc"  # auto --test-time-rc: each DNA/RNA member may read both strands: what that lever adds
-AUTO_BAGS = "auto-bags"  # auto's candidates, weights chosen between seed bags: comes with every auto run
+AUTO_GREEDY = "auto-greedy"  # auto's candidates, greedy weights over every seed: comes with every auto run
 NETS = ["cnn-lstm", "transformer"]
 ARCHS = ["kmer-linear", PIPELINE, GB_CNN, *NETS, AUTO]  # --archs auto-rc adds the strand lever
-ROW_ORDER = [*ARCHS, AUTO_BAGS, AUTO_RC]  # the table's rows per set
+ROW_ORDER = [*ARCHS, AUTO_GREEDY, AUTO_RC]  # the table's rows per set
 DETERMINISTIC = {"kmer-linear", PIPELINE}  # one seed is the whole story
 GB_EPOCHS, GB_BATCH, GB_EMBEDDING = 10, 32, 100  # genomic-benchmarks' torch_cnn_experiments notebooks
 PROTEIN_SETS = {"ampscanner_v2_amp", "deeploc2_singlelabel"}
@@ -235,12 +236,11 @@ def run_gb_cnn(name: str, seed: int, threads: int) -> dict:
 def run_auto(
     name: str, seed: int, budget: float, threads: int, class_weight: str | None, try_strands: bool = False,
 ) -> list[dict]:
-    """``bioseq train --arch auto --max-time 2B`` (B = ``budget`` minutes per net) up to its
-    choice of weights, scored on the test split: the ``auto`` row (``auto-rc`` with
-    ``try_strands``), plus, without ``try_strands``, an ``auto-bags`` row: the same candidates
-    with the weights chosen between seed bags (each architecture's seeds averaged first). Each
-    row lists the members (arch, seed, weight, strands); ``auto``'s also every candidate's seed
-    and seconds."""
+    """``bioseq train --arch auto --max-time 2B`` (B = ``budget`` minutes per net), scored on
+    the test split: the ``auto`` row (``auto-rc`` with ``try_strands``), plus, without
+    ``try_strands``, an ``auto-greedy`` row: the same candidates with greedy weights over every
+    seed instead of between seed bags (the rule auto replaced). Each row lists the members
+    (arch, seed, weight, strands); the first also every candidate's seed and seconds."""
     from bioseq.api import EnsembleModel
     from bioseq.training.auto import choose_ensemble, train_candidates
     from bioseq.training.config import TrainConfig
@@ -252,11 +252,12 @@ def run_auto(
     data, sel, cands = train_candidates(d / "train.fa.gz", d / "valid.fa.gz", cfg)
     train_s = time.perf_counter() - t0
     models, labels = [c.model for c in cands], [c.label for c in cands]
-    rules = {AUTO_RC if try_strands else AUTO: None, **({} if try_strands else {AUTO_BAGS: [c.arch for c in cands]})}
+    bags = [c.arch for c in cands]  # what train_auto passes
+    rules = {AUTO_RC: bags} if try_strands else {AUTO: bags, AUTO_GREEDY: None}
     rows = []
-    for arch, bags in rules.items():
+    for arch, groups in rules.items():
         t1 = time.perf_counter()
-        ensemble, _, _ = choose_ensemble(models, labels, data, sel, try_strands=try_strands, seed_bags=bags)
+        ensemble, _, _ = choose_ensemble(models, labels, data, sel, try_strands=try_strands, seed_bags=groups)
         result = score(EnsembleModel.wrap(ensemble), d / "test.fa.gz")
         seeds = {id(c.model): c.seed for c in cands}
         result.update(

@@ -156,12 +156,16 @@ def test_seed_bags_average_each_architecture_before_selecting():
     def score(p):
         return float((p.argmax(1) == y).mean())
 
-    # Two seeds of "a" (one good, one bad) are averaged first: the bag ties at 0.5 and loses to "b".
+    # Two seeds of "a" (one good, one bad) are averaged first: the bag scores 0.5 and loses to "b",
+    # which ties the good seed of "a" (ties keep the mixture, not a lone seed).
     weights, best, singles = select_bagged_weights([good, bad, good], ["a", "a", "b"], score)
-    assert weights.tolist() == [0.0, 0.0, 1.0] and best == 1.0 and singles == [0.5, 0.5, 1.0]
+    assert weights.tolist() == [0.0, 0.0, 1.0] and best == 1.0 and singles == [1.0, 0.0, 1.0]  # own scores
     # A kept bag's weight is shared equally by its seeds.
     weights, _, _ = select_bagged_weights([good, good, bad], ["a", "a", "b"], score)
     assert weights.tolist() == [0.5, 0.5, 0.0]
+    # One seed better than every mixture of bags is kept alone: never worse than the best member.
+    weights, best, singles = select_bagged_weights([good, bad, bad], ["a", "a", "b"], score)
+    assert weights.tolist() == [1.0, 0.0, 0.0] and best == 1.0 and singles == [1.0, 0.0, 0.0]
 
 
 def test_auto_refuses_options_it_cannot_honour():
