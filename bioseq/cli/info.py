@@ -105,12 +105,13 @@ def ensemble_summary(meta: dict[str, Any]) -> str:
     metrics = meta.get("metrics") or {}
     if metrics:
         lines.append(f"validation:   {', '.join(f'{k}={_fmt(v)}' for k, v in metrics.items())} (selected on {sel})")
-    lines.append(f"members:      {'#':>2}  {'arch':<14}{'weight':>8}  {'valid ' + str(sel):>14}  tokenizer")
+    lines.append(f"members:      {'#':>2}  {'arch':<14}{'seed':>11}{'weight':>8}  {'valid ' + str(sel):>14}  tokenizer")
     for i, (m, w) in enumerate(zip(members, weights, strict=False)):
         tok = m.get("tokenizer") or {}
         score = (m.get("metrics") or {}).get(sel)
+        seed = (m.get("training") or {}).get("seed", "-")
         lines.append(
-            f"              {i:>2}  {m.get('arch', '?'):<14}{w:>8.3f}  {_fmt(score):>14}  "
+            f"              {i:>2}  {m.get('arch', '?'):<14}{_fmt(seed):>11}{w:>8.3f}  {_fmt(score):>14}  "
             f"k={tok.get('k')} stride={tok.get('stride')}; strands {_strands(m)}"
         )
     candidates = meta.get("candidates") or []
