@@ -101,6 +101,7 @@ class SequenceClassifier(ClassifierMixin, BaseEstimator):
         arch: str = "auto",
         *,
         candidates: Any = None,
+        seeds_per_net: int | None = None,
         max_time: float | None = None,
         epochs: int = DEFAULT_EPOCHS,
         batch_size: int = 64,
@@ -117,6 +118,7 @@ class SequenceClassifier(ClassifierMixin, BaseEstimator):
     ) -> None:
         self.arch = arch
         self.candidates = candidates
+        self.seeds_per_net = seeds_per_net
         self.max_time = max_time
         self.epochs = epochs
         self.batch_size = batch_size
