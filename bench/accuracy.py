@@ -15,7 +15,7 @@ Rows:
   ``--budget``: kmer-linear, then the nets, then more seeds of each net while
   the budget lasts (:func:`bioseq.training.auto.train_candidates`), and the
   ensemble of their seed bags chosen on the validation split
-  (:func:`~bioseq.training.auto.choose_ensemble`), as ``train_auto`` does
+  (:func:`~bioseq.training.auto.choose_from`), as ``train_auto`` does
   (without writing the bundle). Its first seeds of the nets are trained like
   the single rows (same seed, a similar share of the budget), so those rows
   show what one member reaches alone.
@@ -242,7 +242,7 @@ def run_auto(
     seed instead of between seed bags (the rule auto replaced). Each row lists the members
     (arch, seed, weight, strands); the first also every candidate's seed and seconds."""
     from bioseq.api import EnsembleModel
-    from bioseq.training.auto import choose_ensemble, train_candidates
+    from bioseq.training.auto import choose_from, train_candidates
     from bioseq.training.config import TrainConfig
 
     d = dataset_dir(name)
@@ -251,15 +251,13 @@ def run_auto(
     t0 = time.perf_counter()
     data, sel, cands = train_candidates(d / "train.fa.gz", d / "valid.fa.gz", cfg)
     train_s = time.perf_counter() - t0
-    models, labels = [c.model for c in cands], [c.label for c in cands]
-    bags = [c.arch for c in cands]  # what train_auto passes
-    rules = {AUTO_RC: bags} if try_strands else {AUTO: bags, AUTO_GREEDY: None}
+    rules = {AUTO_RC: True} if try_strands else {AUTO: True, AUTO_GREEDY: False}  # row -> seed bags?
+    seeds = {id(c.model): c.seed for c in cands}
     rows = []
-    for arch, groups in rules.items():
+    for arch, bags in rules.items():
         t1 = time.perf_counter()
-        ensemble, _, _ = choose_ensemble(models, labels, data, sel, try_strands=try_strands, seed_bags=groups)
+        ensemble, _, _ = choose_from(cands, data, sel, try_strands=try_strands, bags=bags)
         result = score(EnsembleModel.wrap(ensemble), d / "test.fa.gz")
-        seeds = {id(c.model): c.seed for c in cands}
         result.update(
             dataset=name, arch=arch, seed=seed, train_s=train_s + time.perf_counter() - t1,
             members=[{"arch": m.arch, "seed": seeds[id(m)], "weight": w, "strands": m.strands}

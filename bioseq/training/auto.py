@@ -110,10 +110,7 @@ def train_auto(train_src: Any, valid_src: Any, cfg: TrainConfig) -> EnsembleClas
     """Train the candidates of ``cfg`` within ``cfg.max_time``, keep the best member or a weighted
     ensemble, and (with ``cfg.output``) write its bundle."""
     data, sel, trained = train_candidates(train_src, valid_src, cfg)
-    ensemble, scores, probs = choose_ensemble(
-        [c.model for c in trained], [c.label for c in trained], data, sel, try_strands=cfg.test_time_rc,
-        seed_bags=[c.arch for c in trained],
-    )
+    ensemble, scores, probs = choose_from(trained, data, sel, try_strands=cfg.test_time_rc)
     _record_metadata(ensemble, trained, scores, data, sel, cfg, probs)
     if cfg.log is not None:
         _write_log(cfg.log, ensemble.metadata["history"])
@@ -263,10 +260,7 @@ def select_weights(
     :func:`~bioseq.models.ensemble.weighted_average`, as the ensemble computes it.
     """
 
-    def safe(p: np.ndarray) -> float:
-        return _score_or_inf(score, p)
-
-    singles = [safe(p) for p in probs]
+    singles = [_score_or_inf(score, p) for p in probs]
     counts = np.zeros(len(probs), np.int64)
     counts[int(np.argmax(singles))] = 1
     best_counts, best = counts.copy(), max(singles)
@@ -275,7 +269,7 @@ def select_weights(
         for j in range(len(probs)):
             trial = counts.copy()
             trial[j] += 1
-            trials.append(safe(weighted_average(probs, trial / trial.sum())))
+            trials.append(_score_or_inf(score, weighted_average(probs, trial / trial.sum())))
         j = int(np.argmax(trials))
         counts[j] += 1
         if trials[j] > best:
@@ -311,6 +305,18 @@ def select_bagged_weights(
         weights[int(np.argmax(singles))] = 1.0
         best = max(singles)
     return weights, best, singles
+
+
+def choose_from(
+    trained: Sequence[Candidate], data: LabelledData, sel: str, *, try_strands: bool = False, bags: bool = True
+) -> tuple[EnsembleClassifier, list[float], np.ndarray]:
+    """:func:`choose_ensemble` over trained candidates, their seeds bagged by architecture (what
+    :func:`train_auto` keeps); ``bags=False``: greedy weights over every seed (the rule bags
+    replaced, which ``bench/accuracy.py`` scores beside it)."""
+    return choose_ensemble(
+        [c.model for c in trained], [c.label for c in trained], data, sel, try_strands=try_strands,
+        seed_bags=[c.arch for c in trained] if bags else None,
+    )
 
 
 def choose_ensemble(
