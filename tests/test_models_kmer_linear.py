@@ -14,7 +14,7 @@ import pytest
 
 from bioseq.errors import BundleError, ConfigError, LabelError
 from bioseq.models import kmer_features
-from bioseq.models.kmer_features import KmerSpace, fit_idf, hash_ids, tfidf
+from bioseq.models.kmer_features import KmerSpace, fit_idf, gapped_patterns, hash_ids, tfidf
 from bioseq.models.kmer_linear import KmerLinearClassifier
 from bioseq.tokenize.kmer import KmerTokenizer
 
@@ -77,6 +77,62 @@ def test_large_vocabularies_are_hashed_into_buckets_deterministically():
 
 
 PINNED_HASHES = [535, 465, 110, 53, 978, 618]
+
+
+def test_gapped_patterns_hold_both_ends_of_each_span():
+    assert gapped_patterns(0, []) == []
+    assert gapped_patterns(2, [5, 3]) == [(0, 2), (0, 4)]
+    assert gapped_patterns(3, [4]) == [(0, 1, 3), (0, 2, 3)]
+    assert len(gapped_patterns(6, [9])) == 35  # C(7, 4): the DNA default
+    for k, spans in ((1, [3]), (3, [3]), (2, [])):
+        with pytest.raises(ConfigError, match="gap_k"):
+            gapped_patterns(k, spans)
+
+
+def _python_gapped_counts(seq: str, pattern: tuple, stride: int, letters: str) -> Counter:
+    """Reference: the letters at ``pattern`` in each window, or None when one is not in ``letters``."""
+    out = Counter()
+    for start in range(0, len(seq) - pattern[-1], stride):
+        word = "".join(seq[start + j] for j in pattern)
+        out[word if all(c in letters for c in word) else None] += 1
+    return out
+
+
+@pytest.mark.parametrize(("alphabet", "letters", "stride", "buckets"), [
+    ("dna", "ACGT", 1, 10**6), ("dna", "ACGT", 2, 10**6), ("dna", "ACGT", 1, 7),
+    ("protein", "ACDEFGHIKLMNPQRSTVWY", 1, 10**6),
+])
+def test_gapped_counts_match_a_python_count(monkeypatch, alphabet, letters, stride, buckets):
+    monkeypatch.setattr(kmer_features, "_CHUNK_ELEMENTS", 64)  # many chunks, sorted by length
+    rng = np.random.default_rng(1)
+    pool = list(letters) + ["N" if alphabet == "dna" else "X"]
+    seqs = ["".join(rng.choice(pool, size=int(n))) for n in rng.integers(1, 30, 30)] + ["AC", ""]
+    tok = KmerTokenizer(k=2, alphabet=alphabet, stride=stride)
+    space = KmerSpace(tok, k_min=1, buckets=buckets, gap_k=2, gap_spans=[3, 5])
+    counts = space.counts(seqs).toarray()
+    first = len(space.tokenizers)
+    assert space.dim == space.offsets[-1] and len(space.patterns) == 2
+    for j, pattern in enumerate(space.patterns):
+        block = counts[:, space.offsets[first + j] : space.offsets[first + j + 1]]
+        hashed = space.hashed[first + j]
+        assert hashed == (len(letters) ** 2 > buckets)
+        for row, seq in enumerate(seqs):
+            want = np.zeros(block.shape[1])
+            for word, n in _python_gapped_counts(seq, pattern, stride, letters).items():
+                code = None if word is None else letters.index(word[0]) * len(letters) + letters.index(word[1])
+                want[0 if code is None else 1 + (int(hash_ids(np.array([code]), buckets)[0]) if hashed else code)] += n
+            np.testing.assert_array_equal(block[row], want, err_msg=f"{seq} {pattern}")
+
+
+def test_gapped_kmers_are_on_for_new_models_and_off_for_older_bundles():
+    tok = KmerTokenizer(k=3, alphabet="dna")
+    new = KmerLinearClassifier(tok, 2, KmerLinearClassifier.default_hparams("dna"), "binary")
+    assert new.space.patterns == gapped_patterns(6, [9])
+    assert KmerLinearClassifier.default_hparams("protein")["gap_k"] == 2
+    older = {k: v for k, v in KmerLinearClassifier.default_hparams("dna").items() if not k.startswith("gap_")}
+    assert KmerLinearClassifier(tok, 2, older, "binary").space.patterns == []
+    with pytest.raises(ConfigError, match="strand-specific"):
+        _model(canonical=True, gap_k=2, gap_spans=[4])
 
 
 def test_features_are_identical_in_another_process(tmp_path):

@@ -1,11 +1,25 @@
-"""Multi-k k-mer count features, hashed where a vocabulary is large, TF-IDF weighted (for ``kmer-linear``).
+"""Multi-k and gapped k-mer count features, hashed where a vocabulary is large, TF-IDF weighted (for ``kmer-linear``).
 
-Layout: one block of columns per k (``k_min .. k_max``), in order of k. A block
-is ``[UNK, one column per k-mer id]``, or ``[UNK, buckets columns]`` when the
-k-mer vocabulary is larger than ``buckets``: then the k-mer id goes through
-:func:`hash_ids`, a fixed 64-bit mixer (never Python's salted ``hash``), so the
-columns are the same in every process and are fully determined by the
-tokenizer's config and ``buckets``.
+Layout: one block of columns per k (``k_min .. k_max``), in order of k, then
+one block per gapped pattern (below). A block is ``[UNK, one column per k-mer
+id]``, or ``[UNK, buckets columns]`` when the k-mer vocabulary is larger than
+``buckets``: then the k-mer id goes through :func:`hash_ids`, a fixed 64-bit
+mixer (never Python's salted ``hash``), so the columns are the same in every
+process and are fully determined by the tokenizer's config and ``buckets``.
+
+Gapped k-mers (the features of gkm-SVM, Ghandi et al. 2014; for proteins the
+k-spaced residue pairs of CKSAAP): ``gap_k`` letters read at the offsets of a
+pattern inside a window of ``s`` letters, e.g. ``A.G..T`` is the pattern
+``(0, 2, 5)`` of span 6. For each span ``s`` of ``gap_spans`` (each larger than
+``gap_k``, so every pattern has a gap: the contiguous k-mer is a block of its
+own), the patterns are every ``gap_k``-subset of ``0 .. s - 1`` that holds
+both ends (:func:`gapped_patterns`). Why: a binding site tolerates changes at
+some positions, so a spectrum of exact contiguous k-mers splits one motif over
+many rare columns; a gapped k-mer counts every variant at the tolerant position
+together. Measured on the validation splits (bench/accuracy.py datasets), next
+to the contiguous 1-8-mers alone: enhancers log loss .461 -> .433, non-TATA
+promoters .221 -> .217 (6 letters, span 9); AMPs (1-3-mers) .252 -> .216
+(residue pairs, spans 3-6). See ``KmerLinearClassifier.default_hparams``.
 
 Counting is vectorised: the repository's :class:`KmerTokenizer` encodes a chunk
 of sequences per k, each token becomes a ``(row, column)`` entry, and one
@@ -21,13 +35,15 @@ only, never on the other rows of the batch.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator, Sequence
 
 import numpy as np
 import scipy.sparse as sp
 
+from bioseq.errors import ConfigError
 from bioseq.tokenize import N_SPECIAL
-from bioseq.tokenize.kmer import UNK, KmerTokenizer
+from bioseq.tokenize.kmer import PAD, UNK, KmerTokenizer
 
 TF_MODES = ("raw", "log")
 # Padded tokens (rows x width) encoded at a time: ~8 MiB of int32 per k.
@@ -58,10 +74,21 @@ class KmerSpace:
         tokenizer: the model's ``KmerTokenizer``: its ``k`` is the largest k; its alphabet,
             stride, canonical and unknown settings apply to every k.
         k_min: the smallest k (``1 <= k_min <= tokenizer.k``).
-        buckets: a k whose vocabulary has more k-mers than this is hashed into this many columns.
+        buckets: a block with more k-mers than this is hashed into this many columns.
+        gap_k: letters per gapped k-mer (0: no gapped blocks).
+        gap_spans: the window widths a gapped k-mer covers (each ``> gap_k``).
     """
 
-    def __init__(self, tokenizer: KmerTokenizer, k_min: int, buckets: int):
+    def __init__(
+        self, tokenizer: KmerTokenizer, k_min: int, buckets: int, gap_k: int = 0, gap_spans: Sequence[int] = ()
+    ):
+        self.patterns = gapped_patterns(gap_k, gap_spans)
+        if self.patterns and tokenizer.canonical:
+            raise ConfigError("gapped k-mers are strand-specific: set gap_k 0 with a canonical tokenizer")
+        self.letters = KmerTokenizer(
+            k=1, alphabet=tokenizer.alphabet, stride=1, canonical=False, unknown=tokenizer.unknown, short="empty"
+        )
+        self.stride = tokenizer.stride
         self.tokenizers = [
             KmerTokenizer(
                 k=k, alphabet=tokenizer.alphabet, stride=tokenizer.stride, canonical=tokenizer.canonical,
@@ -69,7 +96,9 @@ class KmerSpace:
             )
             for k in range(k_min, tokenizer.k + 1)
         ]
+        self.n_letters = self.letters.vocab_size - N_SPECIAL
         n_kmers = [tok.vocab_size - N_SPECIAL for tok in self.tokenizers]
+        n_kmers += [self.n_letters**gap_k] * len(self.patterns)
         self.hashed = [n > buckets for n in n_kmers]
         self.buckets = int(buckets)
         widths = [1 + (buckets if h else n) for n, h in zip(n_kmers, self.hashed, strict=True)]
@@ -92,7 +121,9 @@ class KmerSpace:
     def _count_chunk(self, seqs: list[str]) -> sp.csr_matrix:
         n = len(seqs)
         rows_all, cols_all = [], []
-        for tok, hashed, offset in zip(self.tokenizers, self.hashed, self.offsets[:-1], strict=True):
+        n_contiguous = len(self.tokenizers)
+        blocks = zip(self.tokenizers, self.hashed[:n_contiguous], self.offsets[:n_contiguous], strict=True)
+        for tok, hashed, offset in blocks:
             tokens, _ = tok.encode_batch(seqs)
             tokens = np.asarray(tokens, dtype=np.int64)
             rows = np.broadcast_to(np.arange(n, dtype=np.int64)[:, None], tokens.shape)
@@ -104,10 +135,63 @@ class KmerSpace:
             cols_all.append(offset + cols)
         # COO -> CSR groups by row in linear time and sums repeats within each row: 1.7x faster than
         # np.unique over global row*dim+col keys (4,000 x 251 bp, 1- to 8-mers: 0.86 s vs 1.47 s).
+        if self.patterns:
+            for rows, cols in self._gapped_entries(seqs):
+                rows_all.append(rows)
+                cols_all.append(cols)
         rows, cols = np.concatenate(rows_all), np.concatenate(cols_all)
         counts = sp.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(n, self.dim))
         counts.sum_duplicates()  # also sorts the column indices of every row
         return counts
+
+
+    def _gapped_entries(self, seqs: list[str]) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """``(rows, columns)`` of every gapped k-mer of ``seqs``, one pair per pattern.
+
+        Windows start at ``0, stride, 2 * stride ...``, as the contiguous k-mers do; a window
+        that runs past the end of its sequence (a ``PAD`` letter) is dropped, and one that
+        covers an ambiguity code counts in the block's ``UNK`` column.
+        """
+        letters, _ = self.letters.encode_batch(seqs)
+        letters = np.asarray(letters, dtype=np.int64)  # (n, L) ids: PAD, UNK or N_SPECIAL + letter code
+        n, width = letters.shape
+        first = len(self.tokenizers)
+        for j, pattern in enumerate(self.patterns):
+            starts = width - pattern[-1]
+            if starts <= 0:
+                continue
+            code = np.zeros((n, len(range(0, starts, self.stride))), dtype=np.int64)
+            pad = np.zeros(code.shape, dtype=bool)
+            unk = np.zeros(code.shape, dtype=bool)
+            for offset in pattern:
+                column = letters[:, offset : offset + starts : self.stride]
+                pad |= column == PAD
+                unk |= column == UNK
+                code = code * self.n_letters + np.maximum(column - N_SPECIAL, 0)
+            block = first + j
+            kmer = hash_ids(code, self.buckets) if self.hashed[block] else code
+            cols = self.offsets[block] + np.where(unk, 0, 1 + kmer)
+            rows = np.broadcast_to(np.arange(n, dtype=np.int64)[:, None], code.shape)
+            yield rows[~pad], cols[~pad]
+
+
+def gapped_patterns(gap_k: int, gap_spans: Sequence[int]) -> list[tuple[int, ...]]:
+    """The offsets of each gapped k-mer pattern: for each span ``s`` of ``gap_spans`` (ascending),
+    every ``gap_k``-subset of ``0 .. s - 1`` that holds both ends, in lexicographic order
+    (``[]`` when ``gap_k`` is 0). ``(2, [3, 5])`` -> ``(0, 2), (0, 4)``."""
+    if gap_k == 0:
+        return []
+    spans = sorted({int(s) for s in gap_spans})
+    if gap_k < 2 or not spans or spans[0] <= gap_k:
+        raise ConfigError(
+            f"gapped k-mers need gap_k >= 2 and every gap span > gap_k (or gap_k 0: none), "
+            f"got gap_k={gap_k}, gap_spans={list(gap_spans)}"
+        )
+    return [
+        (0, *middle, span - 1)
+        for span in spans
+        for middle in itertools.combinations(range(1, span - 1), gap_k - 2)
+    ]
 
 
 def _length_chunks(order: np.ndarray, lens: np.ndarray) -> Iterator[np.ndarray]:
