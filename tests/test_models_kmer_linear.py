@@ -47,7 +47,7 @@ def _model(task="multiclass", n_classes=3, k=3, canonical=False, **hp) -> KmerLi
 
 
 def test_counts_match_a_python_count_of_every_k_and_keep_row_order(monkeypatch):
-    monkeypatch.setattr(kmer_features, "_CHUNK_ELEMENTS", 64)  # many chunks, sorted by length
+    monkeypatch.setattr(kmer_features, "_CHUNK_ENTRIES", 128)  # 2 blocks: 64 letters a chunk, sorted by length
     rng = np.random.default_rng(0)
     seqs = [s[: int(n)] for s, n in zip(_random_dna(40, 90, rng), rng.integers(1, 90, 40), strict=True)]
     seqs += ["ACGTNACGT", "N"]
@@ -103,7 +103,7 @@ def _python_gapped_counts(seq: str, pattern: tuple, stride: int, letters: str) -
     ("protein", "ACDEFGHIKLMNPQRSTVWY", 1, 10**6),
 ])
 def test_gapped_counts_match_a_python_count(monkeypatch, alphabet, letters, stride, buckets):
-    monkeypatch.setattr(kmer_features, "_CHUNK_ELEMENTS", 64)  # many chunks, sorted by length
+    monkeypatch.setattr(kmer_features, "_CHUNK_ENTRIES", 256)  # 4 blocks: 64 letters a chunk, sorted by length
     rng = np.random.default_rng(1)
     pool = list(letters) + ["N" if alphabet == "dna" else "X"]
     seqs = ["".join(rng.choice(pool, size=int(n))) for n in rng.integers(1, 30, 30)] + ["AC", ""]
