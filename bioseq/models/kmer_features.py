@@ -132,47 +132,49 @@ class KmerSpace:
 
     def _contiguous_entries(self, seqs: list[str]) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """``(rows, columns)`` of every k-mer of ``seqs``, one pair per k."""
-        n_contiguous = len(self.tokenizers)
-        blocks = zip(self.tokenizers, self.hashed[:n_contiguous], self.offsets[:n_contiguous], strict=True)
-        for tok, hashed, offset in blocks:
+        for block, tok in enumerate(self.tokenizers):
             tokens, _ = tok.encode_batch(seqs)
             tokens = np.asarray(tokens, dtype=np.int64)
             rows = np.broadcast_to(np.arange(len(seqs), dtype=np.int64)[:, None], tokens.shape)
             valid = tokens != PAD
             ids, rows = tokens[valid], rows[valid]
-            kmer = ids - N_SPECIAL
-            yield rows, offset + np.where(ids == UNK, 0, 1 + (hash_ids(kmer, self.buckets) if hashed else kmer))
+            yield rows, self._columns(block, ids - N_SPECIAL, ids == UNK)
 
     def _gapped_entries(self, seqs: list[str]) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """``(rows, columns)`` of every gapped k-mer of ``seqs``, one pair per pattern.
 
         Windows start at ``0, stride, 2 * stride ...``, as the contiguous k-mers do; a window
-        that runs past the end of its sequence (a ``PAD`` letter) is dropped, and one that
-        covers an ambiguity code counts in the block's ``UNK`` column.
+        that runs past the end of its sequence is dropped, and one that covers an ambiguity
+        code counts in the block's ``UNK`` column.
         """
         if not self.patterns:
             return
         letters, _ = self.letters.encode_batch(seqs)
         letters = np.asarray(letters, dtype=np.int64)  # (n, L) ids: PAD, UNK or N_SPECIAL + letter code
+        codes = np.maximum(letters - N_SPECIAL, 0)  # letter codes; PAD and UNK read as 0, masked below
+        unknown = letters == UNK
         n, width = letters.shape
-        first = len(self.tokenizers)
-        for j, pattern in enumerate(self.patterns):
-            starts = width - pattern[-1]
-            if starts <= 0:
+        for j, pattern in enumerate(self.patterns, start=len(self.tokenizers)):
+            starts = range(0, width - pattern[-1], self.stride)
+            if not starts:
                 continue
-            code = np.zeros((n, len(range(0, starts, self.stride))), dtype=np.int64)
-            pad = np.zeros(code.shape, dtype=bool)
-            unk = np.zeros(code.shape, dtype=bool)
+            stop = starts.stop
+            kmer = np.zeros((n, len(starts)), dtype=np.int64)
+            unk = np.zeros(kmer.shape, dtype=bool)
             for offset in pattern:
-                column = letters[:, offset : offset + starts : self.stride]
-                pad |= column == PAD
-                unk |= column == UNK
-                code = code * self.n_letters + np.maximum(column - N_SPECIAL, 0)
-            block = first + j
-            kmer = hash_ids(code, self.buckets) if self.hashed[block] else code
-            cols = self.offsets[block] + np.where(unk, 0, 1 + kmer)
-            rows = np.broadcast_to(np.arange(n, dtype=np.int64)[:, None], code.shape)
-            yield rows[~pad], cols[~pad]
+                shifted = slice(offset, offset + stop, self.stride)
+                kmer = kmer * self.n_letters + codes[:, shifted]
+                unk |= unknown[:, shifted]
+            # rows are padded at the end only, so a window is inside its sequence iff its last letter is
+            inside = letters[:, pattern[-1] : pattern[-1] + stop : self.stride] != PAD
+            rows = np.broadcast_to(np.arange(n, dtype=np.int64)[:, None], kmer.shape)
+            yield rows[inside], self._columns(j, kmer[inside], unk[inside])
+
+    def _columns(self, block: int, kmer: np.ndarray, unk: np.ndarray) -> np.ndarray:
+        """Columns of k-mer codes ``kmer`` in ``block``: its ``UNK`` column where ``unk``, else
+        1 + the code (hashed into :attr:`buckets` for a hashed block)."""
+        kmer = hash_ids(kmer, self.buckets) if self.hashed[block] else kmer
+        return self.offsets[block] + np.where(unk, 0, 1 + kmer)
 
 
 def gapped_patterns(gap_k: int, gap_spans: Sequence[int]) -> list[tuple[int, ...]]:
