@@ -13,7 +13,7 @@ from bioseq.errors import ConfigError
 from bioseq.models.cnn_lstm import CnnLstmClassifier, TokenEmbedding
 from bioseq.models.heads import ClassificationHead
 from bioseq.models.pooling import AttentionPool, masked_max, masked_mean, pooled_lengths
-from bioseq.models.transformer import TransformerClassifier, sinusoidal_table
+from bioseq.models.transformer import TransformerClassifier, rotary_tables, rotate, sinusoidal_table
 from bioseq.tasks import probabilities
 
 torch.set_num_threads(1)
@@ -29,7 +29,9 @@ CNN_VARIANTS = [
 ] + [{**SMALL_CNN, "embedding": "learned", "embed_dim": 8, "bidirectional": False, "pooling": "max"},
       {**SMALL_CNN, "head_norm": "batch"}]
 TF_VARIANTS = [{**SMALL_TF, "pooling": p, "positional": pos} for p in ("mean", "cls")
-               for pos in ("learned", "sinusoidal")]
+               for pos in ("learned", "sinusoidal")] + [
+    {**SMALL_TF, "rotary": True}, {**SMALL_TF, "rotary": True, "positional": "none", "pooling": "cls"},
+    {**SMALL_TF, "conv_stem": 5}, {**SMALL_TF, "conv_stem": 3, "rotary": True, "pooling": "cls"}]
 ALL = [(CnnLstmClassifier, hp) for hp in CNN_VARIANTS] + [(TransformerClassifier, hp) for hp in TF_VARIANTS]
 IDS = [f"{a.name}-{i}" for i, (a, _) in enumerate(ALL)]
 
@@ -173,7 +175,9 @@ def test_unknown_hparam_names_the_key(arch):
     [(CnnLstmClassifier, {"rnn": "transformer"}), (CnnLstmClassifier, {"pooling": "sum"}),
      (CnnLstmClassifier, {"conv_filters": [8, 8], "conv_kernels": [3]}),
      (CnnLstmClassifier, {"embedding": "bag"}), (TransformerClassifier, {"pooling": "attention"}),
-     (TransformerClassifier, {"d_model": 30, "n_heads": 4}), (TransformerClassifier, {"positional": "rope"})],
+     (TransformerClassifier, {"d_model": 30, "n_heads": 4}), (TransformerClassifier, {"positional": "rope"}),
+     (TransformerClassifier, {"conv_stem": 4}), (TransformerClassifier, {"conv_stem": -3}),
+     (TransformerClassifier, {"d_model": 36, "n_heads": 4, "rotary": True})],
 )
 def test_bad_hparam_values_raise_config_error(arch, hp):
     with pytest.raises(ConfigError):
@@ -181,15 +185,44 @@ def test_bad_hparam_values_raise_config_error(arch, hp):
 
 
 @pytest.mark.parametrize("pooling", ["mean", "cls"])
-@pytest.mark.parametrize("positional", ["learned", "sinusoidal"])
-def test_transformer_accepts_max_tokens_and_rejects_more(pooling, positional):
-    hp = {**SMALL_TF, "max_tokens": 16, "pooling": pooling, "positional": positional}
+@pytest.mark.parametrize(("positional", "rotary"), [("learned", False), ("sinusoidal", False), ("learned", True),
+                                                   ("none", True)])
+def test_transformer_accepts_max_tokens_and_rejects_more(pooling, positional, rotary):
+    hp = {**SMALL_TF, "max_tokens": 16, "pooling": pooling, "positional": positional, "rotary": rotary}
     net = TransformerClassifier.build(VOCAB, 2, hp).eval()
     ids, mask = collate(_tokens([16]))
     net(ids, mask)  # exactly max_tokens is fine
     ids, mask = collate(_tokens([17]))
     with pytest.raises(ConfigError, match="max_tokens"):
         net(ids, mask)
+
+
+def test_rotary_scores_depend_on_the_offset_between_positions_only():
+    """Rotated query . key equals for every pair of positions the same distance apart, and
+    differs between distances: what lets attention learn the spacing of two motifs wherever
+    they sit."""
+    torch.manual_seed(0)
+    tables = rotary_tables(64, 8)
+    q, k = torch.randn(8), torch.randn(8)
+
+    def score(m: int, n: int) -> torch.Tensor:
+        rq = rotate(q.expand(1, 1, 64, 8), tables)[0, 0, m]
+        rk = rotate(k.expand(1, 1, 64, 8), tables)[0, 0, n]
+        return rq @ rk
+
+    torch.testing.assert_close(score(3, 10), score(40, 47))
+    torch.testing.assert_close(score(10, 3), score(57, 50))
+    assert not torch.allclose(score(3, 10), score(3, 20))
+    torch.testing.assert_close(rotate(q.expand(1, 1, 64, 8), tables).norm(dim=-1), q.norm().expand(1, 1, 64))
+
+
+def test_transformer_hparams_without_the_new_keys_build_the_earlier_net():
+    """A bundle saved before conv_stem and rotary positions merges the base defaults: no stem,
+    learned absolute positions, the same parameter names."""
+    net = TransformerClassifier.build(VOCAB, 2, dict(SMALL_TF))
+    names = set(net.state_dict())
+    assert "trunk.pos" in names and not any(n.startswith("trunk.stem") for n in names)
+    assert net.trunk.rotary is None
 
 
 def test_all_padding_row_is_an_error():

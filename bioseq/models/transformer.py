@@ -1,8 +1,22 @@
 """A small pre-norm Transformer encoder classifier (DNABERT-like, trained from scratch).
 
-Trunk (:class:`TransformerTrunk`): token embedding + positional embedding (learned or sinusoidal) -> N
-pre-norm blocks ``x + MHA(LN(x))``, ``x + MLP(LN(x))`` (GELU) -> final LayerNorm
--> pooling (masked mean by default, or a prepended learned CLS vector) -> head.
+Trunk (:class:`TransformerTrunk`): token embedding -> optional convolutional stem
+(:class:`ConvStem`) -> absolute positions added (learned, sinusoidal or none) -> N pre-norm
+blocks, each optionally rotary (queries and keys turned by position):
+``x + MHA(LN(x))``, ``x + MLP(LN(x))`` (GELU) -> final LayerNorm -> pooling (masked
+mean by default, or a prepended learned CLS vector) -> head.
+
+New models add rotary positions to the learned ones; the stem stays off. Why: on a
+motif-grammar task (``bench/grammar.py``: the class depends on the order and spacing
+of two motifs in 200 bp; 3 minutes, 2 threads, one seed) learned absolute positions
+alone reached test accuracy 0.626 against 0.999 for the CNN-LSTM; with rotary
+positions 0.992 (also without absolute ones); a width-9 stem alone 0.701, stem and
+rotary 0.998-0.999. Attention with absolute positions must learn every (position,
+position) pair of a spacing separately; rotary scores depend on the offset between two
+tokens only. The learned absolute positions stay because splice sites are defined by
+the absolute centre of the window (splice_uci, seeds 0-1: rotary and learned 0.913 /
+0.920; rotary alone 0.778 / 0.752 with the stem); the stem is off because it cost
+splice_uci 0.1 (0.798 / 0.803 with learned positions, 0.839 / 0.795 with rotary too).
 
 Attention uses ``F.scaled_dot_product_attention`` with a boolean key-padding mask
 broadcast to (B, 1, 1, T): real tokens never attend to padding, and padded rows
@@ -42,7 +56,9 @@ _BASE_HPARAMS: dict[str, Any] = {
     "mlp_ratio": 2.0,
     "dropout": 0.1,
     "attn_dropout": 0.0,
-    "positional": "learned",  # learned | sinusoidal
+    "positional": "learned",  # absolute positions added to the embeddings: learned | sinusoidal | none
+    "rotary": False,  # relative positions: queries and keys turned by position in every block
+    "conv_stem": 0,  # width of a residual convolution over the token embeddings; 0: none
     "pooling": "mean",  # mean | cls
     "head_hidden": 0,
     "head_dropout": 0.1,
@@ -58,6 +74,44 @@ def sinusoidal_table(n_positions: int, dim: int) -> torch.Tensor:
     table[:, 0::2] = torch.sin(pos * freq)
     table[:, 1::2] = torch.cos(pos * freq)[:, : dim // 2]
     return table
+
+
+def rotary_tables(n_positions: int, head_dim: int) -> torch.Tensor:
+    """Rotary position tables (Su et al. 2021, RoFormer): ``(2, n_positions, head_dim / 2)``,
+    cosines then sines of ``position * 10000^(-2i / head_dim)``."""
+    if head_dim % 2:
+        raise ConfigError(f"rotary positions need an even head size (d_model / n_heads), got {head_dim}")
+    freq = torch.exp(torch.arange(0, head_dim, 2, dtype=torch.float32) * (-math.log(10000.0) / head_dim))
+    angles = torch.arange(n_positions, dtype=torch.float32)[:, None] * freq
+    return torch.stack([angles.cos(), angles.sin()])
+
+
+def rotate(x: torch.Tensor, tables: torch.Tensor) -> torch.Tensor:
+    """Queries or keys ``(B, h, T, dh)`` rotated by position: pairs ``(x_i, x_{i + dh/2})`` turn
+    by the angle of their position and frequency, so that ``q_m . k_n`` depends on ``m - n``
+    only (a relative position, whatever the absolute offset of two motifs)."""
+    t, half = x.shape[2], x.shape[3] // 2
+    cos, sin = tables[0, :t], tables[1, :t]  # (T, dh/2): broadcast over B and h
+    x1, x2 = x[..., :half], x[..., half:]
+    return torch.cat([x1 * cos - x2 * sin, x1 * sin + x2 * cos], dim=-1)
+
+
+class ConvStem(nn.Module):
+    """``x + GELU(conv(x))`` over the token embeddings ``(B, T, d) -> (B, T, d)``, width ``kernel``
+    ('same' padding), padding positions zeroed before the convolution so that a sequence's
+    output is the same alone and in a padded batch. Why: it gives every token its local
+    context (a motif spans several k-mer tokens) before attention relates positions, as the
+    convolutional stems of conv-Transformers (Enformer, gReLU) do."""
+
+    def __init__(self, d_model: int, kernel: int) -> None:
+        super().__init__()
+        if kernel < 1 or kernel % 2 == 0:
+            raise ConfigError(f"conv_stem must be 0 (none) or an odd width, got {kernel}")
+        self.conv = nn.Conv1d(d_model, d_model, kernel, padding=kernel // 2)
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        x = x * mask[..., None]
+        return x + F.gelu(self.conv(x.transpose(1, 2))).transpose(1, 2) * mask[..., None]
 
 
 class EncoderBlock(nn.Module):
@@ -78,10 +132,14 @@ class EncoderBlock(nn.Module):
         self.drop = nn.Dropout(dropout)
         self.attn_dropout = attn_dropout
 
-    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, mask: torch.Tensor, rotary: torch.Tensor | None = None) -> torch.Tensor:
+        """``rotary``: :func:`rotary_tables` to rotate queries and keys by position; None: the
+        positions were added to the embeddings."""
         b, t, d = x.shape
         qkv = self.qkv(self.norm1(x)).view(b, t, 3, self.n_heads, d // self.n_heads)
         q, k, v = qkv.permute(2, 0, 3, 1, 4)  # each (B, h, T, d/h)
+        if rotary is not None:
+            q, k = rotate(q, rotary), rotate(k, rotary)
         a = F.scaled_dot_product_attention(
             q, k, v, attn_mask=mask[:, None, None, :],
             dropout_p=self.attn_dropout if self.training else 0.0,
@@ -105,10 +163,14 @@ class TransformerTrunk(nn.Module):
         self.position_stride = 1  # one output position per token (after the prefix)
         n_pos = self.max_tokens + self.prefix_positions
         self.embed = nn.Embedding(vocab_size, d, padding_idx=0)
+        self.stem = ConvStem(d, int(hp["conv_stem"])) if int(hp["conv_stem"]) else None
         if hp["positional"] == "learned":
             self.pos = nn.Parameter(torch.randn(n_pos, d) * 0.02)
         else:
-            self.register_buffer("pos", sinusoidal_table(n_pos, d), persistent=False)
+            table = sinusoidal_table(n_pos, d) if hp["positional"] == "sinusoidal" else None
+            self.register_buffer("pos", table, persistent=False)
+        rotary = rotary_tables(n_pos, d // int(hp["n_heads"])) if hp["rotary"] else None
+        self.register_buffer("rotary", rotary, persistent=False)
         self.cls_token = nn.Parameter(torch.randn(1, 1, d) * 0.02) if self.prefix_positions else None
         self.emb_drop = nn.Dropout(float(hp["dropout"]))
         self.blocks = nn.ModuleList(
@@ -133,12 +195,14 @@ class TransformerTrunk(nn.Module):
             )
         if bool((mask.sum(dim=1) < 1).any()):
             raise ConfigError("every sequence in a batch needs at least one token (an all-padding row)")
+        if self.stem is not None:
+            x = self.stem(x, mask)
         if self.cls_token is not None:
             x = torch.cat([self.cls_token.expand(b, 1, -1), x], dim=1)
             mask = torch.cat([mask.new_ones(b, 1), mask], dim=1)
-        x = self.emb_drop(x + self.pos[: x.shape[1]])
+        x = self.emb_drop(x if self.pos is None else x + self.pos[: x.shape[1]])
         for block in self.blocks:
-            x = block(x, mask)
+            x = block(x, mask, self.rotary)
         return self.norm(x), mask
 
 
@@ -164,8 +228,10 @@ class TransformerClassifier(SequenceNet):
 
     @staticmethod
     def default_hparams(alphabet: str) -> dict:
-        """DNA: 512 tokens of 4-mer/stride 2 = 1,026 bp; protein: 1,000 residues."""
-        hp = dict(_BASE_HPARAMS)
+        """DNA: 512 tokens of 4-mer/stride 2 = 1,026 bp; protein: 1,000 residues. Rotary
+        positions and a width-9 convolutional stem (the base hyper-parameters keep learned
+        absolute positions and no stem, so that bundles saved before them load unchanged)."""
+        hp = dict(_BASE_HPARAMS, rotary=True)
         if alphabet.lower() == "protein":
             hp["max_tokens"] = 1000
         return hp
@@ -182,8 +248,8 @@ class TransformerClassifier(SequenceNet):
         hp = merge_hparams(self.name, _BASE_HPARAMS, hparams)
         if hp["pooling"] not in ("mean", "cls"):
             raise ConfigError(f"unknown pooling {hp['pooling']!r} for transformer; choose mean or cls")
-        if hp["positional"] not in ("learned", "sinusoidal"):
-            raise ConfigError(f"unknown positional {hp['positional']!r}; choose learned or sinusoidal")
+        if hp["positional"] not in ("learned", "sinusoidal", "none"):
+            raise ConfigError(f"unknown positional {hp['positional']!r}; choose learned, sinusoidal or none")
         trunk = TransformerTrunk(vocab_size, hp)
         pool = build_pooling(hp["pooling"], trunk.out_dim)
         head = ClassificationHead(pool.out_dim, n_classes, int(hp["head_hidden"]), float(hp["head_dropout"]))
