@@ -209,6 +209,36 @@ def test_matches_sklearn_predict_proba_at_the_chosen_C():
         np.testing.assert_allclose(m.predict_proba(seqs), ref.predict_proba(x), atol=1e-5)
 
 
+@pytest.mark.parametrize("multilabel", [False, True])
+def test_columns_without_training_values_get_weight_zero_and_leave_the_fit_unchanged(multilabel):
+    """fit_logistic skips the columns no training row holds (active_columns): the same fit as on
+    the matrix without them, their weights exactly zero, and a sparse fit that matches scikit-learn
+    on every column."""
+    import scipy.sparse as sp
+    from sklearn.linear_model import LogisticRegression
+
+    from bioseq.models.logistic import active_columns, fit_logistic
+
+    rng = np.random.default_rng(0)
+    dense = rng.random((40, 6)) * (rng.random((40, 6)) < 0.5)
+    y = (dense[:, 0] + dense[:, 1] > dense[:, 2] + 0.3).astype(int)
+    target = np.stack([y, 1 - y], axis=1) if multilabel else y
+    padded = np.zeros((40, 10))
+    padded[:, [1, 3, 4, 6, 8, 9]] = dense  # columns 0, 2, 5 and 7 hold nothing
+    x = sp.csr_matrix(padded)
+    assert active_columns(x).tolist() == [1, 3, 4, 6, 8, 9]
+    full = fit_logistic(x, target, 2, multilabel=multilabel, standardize=False, C=3.0)
+    alone = fit_logistic(sp.csr_matrix(dense), target, 2, multilabel=multilabel, standardize=False, C=3.0)
+    np.testing.assert_array_equal(full.coef[:, [0, 2, 5, 7]], 0.0)
+    np.testing.assert_array_equal(full.coef[:, [1, 3, 4, 6, 8, 9]], alone.coef)
+    np.testing.assert_array_equal(full.intercept, alone.intercept)
+    if not multilabel:
+        ref = LogisticRegression(C=3.0, max_iter=1000, tol=1e-4).fit(x, y)
+        np.testing.assert_allclose(full.predict_proba(x)[:, 1], ref.predict_proba(x)[:, 1], atol=1e-6)
+    empty = fit_logistic(sp.csr_matrix((4, 3)), np.array([0, 1, 0, 1]), 2, standardize=False)
+    assert empty.coef.shape == (2, 3)  # no stored value anywhere: one column is kept to fit the intercept
+
+
 def _motif_problem(n: int, seed: int) -> tuple[list[str], np.ndarray]:
     """Label 1 = carries GGGCCCGG: separable, so weak regularisation (large C) is right."""
     rng = np.random.default_rng(seed)
