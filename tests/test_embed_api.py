@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import importlib
 import os
 import subprocess
 import sys
@@ -19,6 +20,7 @@ from bioseq.embed import EmbeddingCache, EmbedStats, embed, embed_to_file, iter_
 from bioseq.embed.deferred import DeferredModel
 from bioseq.embed.embed import model_attrs
 from bioseq.errors import ConfigError
+from bioseq.io.readers import SequenceItem
 
 SPLICE = Path(__file__).resolve().parents[1] / "data" / "splice_uci" / "train.fa.gz"
 
@@ -46,13 +48,28 @@ def test_embed_reads_files_in_input_order(tmp_path) -> None:
 
 def test_records_as_tuples_or_objects_and_chunking(tmp_path) -> None:
     recs = make_records(30)
-    items = [bioseq.io.readers.SequenceItem(r, s, None) for r, s in recs]
+    items = [SequenceItem(r, s, None) for r, s in recs]
     chunks = list(iter_embed(FakeModel(), items, chunk_size=7))
     assert [len(c.ids) for c in chunks] == [7, 7, 7, 7, 2]
     assert sum((c.ids for c in chunks), []) == [r for r, _ in recs]
     np.testing.assert_array_equal(np.concatenate([c.embeddings for c in chunks]), expected(recs))
     np.testing.assert_array_equal(np.concatenate([c.keys for c in chunks]),
                                   sequence_keys(FP_A, [s for _, s in recs]))
+
+
+def test_wide_embeddings_come_in_chunks_and_segments_bounded_in_bytes(tmp_path, monkeypatch) -> None:
+    """Rows held at once (a chunk, a pending cache segment) are capped by ROW_BYTES_BUDGET, so a
+    kmer-linear TF-IDF row of 182k values cannot make a 4,096-row chunk of 3 GB."""
+    embed_module = importlib.import_module("bioseq.embed.embed")
+    assert embed_module.rows_within_budget(182_000, 4) == (256 << 20) // (182_000 * 4)
+    assert embed_module.rows_within_budget(10**12, 4) == 1
+    monkeypatch.setattr(embed_module, "ROW_BYTES_BUDGET", 5 * 8 * 4)  # five rows of 8 float32
+    recs = make_records(23)
+    chunks = list(iter_embed(FakeModel(), recs, cache=tmp_path / "c.h5", chunk_size=100))
+    assert [len(c.ids) for c in chunks] == [5, 5, 5, 5, 3]
+    np.testing.assert_array_equal(np.concatenate([c.embeddings for c in chunks]), expected(recs))
+    with EmbeddingCache(tmp_path / "c.h5") as cache:
+        assert cache.ids == [r for r, _ in recs]
 
 
 def test_empty_input_gives_empty_array() -> None:

@@ -72,7 +72,9 @@ def kmer_bundle(tmp_path_factory) -> Path:
     d = tmp_path_factory.mktemp("hostile_model")
     fa = d / "train.fa"
     fa.write_text(GOOD_FASTA * 1)
-    bioseq.train(str(fa), arch="kmer-linear", output=d / "m.safetensors", progress=False)
+    # contiguous 1-6-mers only (5k columns): the kill test below needs seconds of predict and
+    # embed work, not the minutes that 182k-wide default rows take to embed
+    bioseq.train(str(fa), arch="kmer-linear", k=6, hparams={"gap_k": 0}, output=d / "m.safetensors", progress=False)
     return d / "m.safetensors"
 
 

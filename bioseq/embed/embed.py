@@ -46,6 +46,9 @@ from bioseq.io.atomic import AtomicWriter, atomic_path
 from bioseq.io.sources import iter_source_columns
 
 CHUNK_SIZE = 4096  # records read and looked up at once
+# Bytes of embedding rows that one chunk, and one pending cache segment, may hold: a chunk of
+# 4,096 rows of kmer-linear's 182k TF-IDF columns would be 3 GB (10.5 GB peak RSS measured).
+ROW_BYTES_BUDGET = 256 << 20
 
 __all__ = ["EmbedStats", "ExportWriter", "embed", "embed_to_file", "iter_embed", "model_attrs"]
 
@@ -120,6 +123,14 @@ def _model_caller(model: Any, batch_size: int, dim: int, stats: EmbedStats) -> C
     return call
 
 
+def rows_within_budget(dim: int, itemsize: int) -> int:
+    """How many embedding rows of ``dim`` values of ``itemsize`` bytes fit in
+    :data:`ROW_BYTES_BUDGET` (at least 1): the cap on a chunk's and a pending segment's rows, so
+    that memory stays bounded however wide the embedding (a net's 64-256 values or
+    kmer-linear's TF-IDF row)."""
+    return max(1, ROW_BYTES_BUDGET // max(1, int(dim) * int(itemsize)))
+
+
 def _cached_rows(writer: CacheWriter | None, keys: np.ndarray, out: np.ndarray) -> np.ndarray:
     """Fill ``out`` (n, D) with the rows the cache holds; returns the positions it lacks (int64)."""
     if writer is None:
@@ -191,7 +202,9 @@ def iter_embed(
     """Stream embeddings chunk by chunk, in input order (see :func:`embed` for arguments).
 
     Memory stays flat in the input size: only one chunk of ``chunk_size``
-    records and the cache's key index (16 bytes per cached row) are held.
+    records (fewer when their rows would pass :data:`ROW_BYTES_BUDGET`; the same cap
+    applies to ``segment_rows``) and the cache's key index (16 bytes per cached row)
+    are held.
     Values are those the cache stores (``dtype``), computed or read.
     """
     check_options(dtype, compression)
@@ -200,6 +213,8 @@ def iter_embed(
     model = as_model(model, cache, device, threads)
     attrs = model_attrs(model)
     fp, dim = attrs["model_fingerprint"], attrs["embedding_dim"]
+    rows = rows_within_budget(dim, np.dtype(dtype).itemsize)
+    chunk_size, segment_rows = min(chunk_size, rows), min(segment_rows, rows)
     stats = stats if stats is not None else EmbedStats()
     call = _model_caller(model, batch_size, dim, stats)
     cache_writer = contextlib.nullcontext() if cache is None else CacheWriter(
