@@ -18,6 +18,7 @@ from bioseq.training.auto import (
     MAX_SEEDS,
     MIN_SHARE_S,
     REPEAT_MARGIN,
+    RESERVE,
     repeat_share_s,
     round_seed,
     seed_rounds,
@@ -79,6 +80,8 @@ def test_auto_trains_every_candidate_and_records_them(auto):
     assert meta["format_version"] == FORMAT_VERSION and meta["kind"] == "ensemble"
     nets = [c for c in meta["candidates"] if c["arch"] != "kmer-linear"]
     assert all(0 < c["max_time_min"] < 0.5 for c in nets)  # the nets share the budget
+    # kmer-linear runs first, capped at an equal share among the three candidates (less the reserve).
+    assert meta["candidates"][0]["max_time_min"] == pytest.approx(0.5 * (1 - RESERVE) / 3)
     assert {r["member"] for r in meta["history"]} == set(DEFAULT_CANDIDATES)
 
 

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -260,6 +261,19 @@ def test_C_is_chosen_on_the_validation_split():
     assert np.isnan(noisy.selection.valid_loss[2:]).all()  # the path stopped once the loss rose
     losses = clean.selection.valid_loss
     assert losses[grid.index(clean.selection.C)] == np.nanmin(losses)
+
+
+def test_a_passed_deadline_stops_the_C_search_after_one_fit():
+    """``--arch auto`` caps kmer-linear's share of its budget with a deadline: once it has passed,
+    the search keeps its first (smallest) C and leaves the rest of the path unfitted."""
+    seqs, y = _motif_problem(200, seed=0)
+    valid = _motif_problem(100, seed=1)
+    grid = [0.01, 0.1, 1.0, 10.0, 100.0]
+    late = _model(task="binary", n_classes=2, C_grid=grid).fit(seqs, y, valid=valid, deadline=time.monotonic())
+    assert late.selection.C == 0.01 and np.isnan(late.selection.valid_loss[1:]).all()
+    later = time.monotonic() + 600
+    unhurried = _model(task="binary", n_classes=2, C_grid=grid).fit(seqs, y, valid=valid, deadline=later)
+    assert unhurried.selection.C >= 10.0  # the same search as without a deadline (see above)
 
 
 def test_fit_without_validation_holds_out_every_fifth_sequence():

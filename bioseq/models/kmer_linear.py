@@ -171,13 +171,16 @@ class KmerLinearClassifier:
 
     # ------------------------------------------------------------------ fit / predict
     def fit(
-        self, seqs: Sequence[str], y: np.ndarray, valid: tuple[Sequence[str], np.ndarray] | None = None
+        self, seqs: Sequence[str], y: np.ndarray, valid: tuple[Sequence[str], np.ndarray] | None = None,
+        deadline: float | None = None,
     ) -> KmerLinearClassifier:
         """Fit on sequences and targets: int class ids (n,) or multi-hot (n, C) for multilabel.
 
         ``valid``: ``(sequences, targets)`` that choose C from ``C_grid`` (lowest log loss);
         the model kept is the one fitted on ``seqs`` alone. Without it, every fifth
         training sequence chooses C and the model is refitted on all of them.
+        ``deadline``: ``time.monotonic()`` after which the C search stops at the best C fitted
+        so far (at least one is), so that ``--arch auto`` keeps time for its nets.
         """
         y = np.asarray(y)
         if len(seqs) != len(y):
@@ -189,10 +192,10 @@ class KmerLinearClassifier:
             v_seqs, v_y = valid
             if len(v_seqs) != len(v_y):
                 raise LabelError(f"{len(v_seqs)} validation sequences but {len(v_y)} targets")
-            self.selection = self._select(x, y, self.weighted(v_seqs), np.asarray(v_y))
+            self.selection = self._select(x, y, self.weighted(v_seqs), np.asarray(v_y), deadline)
             self.linear = self.selection.model
         else:
-            self.linear = self._fit_with_holdout(x, y)
+            self.linear = self._fit_with_holdout(x, y, deadline)
         return self
 
     def _fit_kwargs(self) -> dict[str, Any]:
@@ -202,10 +205,14 @@ class KmerLinearClassifier:
             "tol": hp["tol"], "class_weight": hp["class_weight"],
         }
 
-    def _select(self, x: sp.csr_matrix, y: np.ndarray, xv: sp.csr_matrix, yv: np.ndarray) -> Selection:
-        return select_logistic(x, y, xv, yv, self.n_classes, self.hparams["C_grid"], **self._fit_kwargs())
+    def _select(
+        self, x: sp.csr_matrix, y: np.ndarray, xv: sp.csr_matrix, yv: np.ndarray, deadline: float | None
+    ) -> Selection:
+        return select_logistic(
+            x, y, xv, yv, self.n_classes, self.hparams["C_grid"], deadline=deadline, **self._fit_kwargs()
+        )
 
-    def _fit_with_holdout(self, x: sp.csr_matrix, y: np.ndarray) -> Logistic:
+    def _fit_with_holdout(self, x: sp.csr_matrix, y: np.ndarray, deadline: float | None) -> Logistic:
         """C chosen on every fifth row, then refitted on all rows; one C (or too few rows to
         hold out every class) skips the choice and takes the middle of the grid."""
         grid = sorted(self.hparams["C_grid"])
@@ -213,7 +220,7 @@ class KmerLinearClassifier:
         fit_part = y[~hold]
         separable = self.task == "multilabel" or len(np.unique(fit_part)) == self.n_classes
         if len(grid) > 1 and hold.sum() >= 2 and separable:
-            self.selection = self._select(x[~hold], fit_part, x[hold], y[hold])
+            self.selection = self._select(x[~hold], fit_part, x[hold], y[hold], deadline)
             c = self.selection.C
         else:
             c = float(grid[len(grid) // 2])

@@ -16,6 +16,7 @@ binary regression (sigmoid) per label.
 
 from __future__ import annotations
 
+import time
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -220,13 +221,17 @@ def select_logistic(
     *,
     multilabel: bool = False,
     patience: int = 1,
+    deadline: float | None = None,
     **fit_kwargs,
 ) -> Selection:
     """Fit :func:`fit_logistic` on ``x`` for each C of ``grid`` (ascending) and keep the one of
-    lowest validation log loss; stop once ``patience`` successive C have not improved on the best.
+    lowest validation log loss; stop once ``patience`` successive C have not improved on the best,
+    or after the first fit that ends past ``deadline`` (``time.monotonic()``; None: no limit).
 
     The validation loss of L2 logistic regression is in practice unimodal in C, so the early
-    stop skips the slowest fits (weak regularisation needs the most iterations).
+    stop skips the slowest fits (weak regularisation needs the most iterations). The deadline
+    lets ``--arch auto`` bound this candidate's share of its budget: at least one C is fitted,
+    and the C not reached keep a NaN loss in the returned path.
     ``fit_kwargs`` go to :func:`fit_logistic` (``standardize``, ``max_iter``, ``tol``, ``class_weight``).
     """
     grid_arr = np.sort(np.asarray(grid, dtype=np.float64))
@@ -238,6 +243,8 @@ def select_logistic(
         if best is None or losses[i] < best[0]:
             best = (float(losses[i]), i, model)
         elif i - best[1] >= patience:
+            break
+        if deadline is not None and time.monotonic() >= deadline:
             break
     if best is None:
         raise ValueError("select_logistic needs at least one C in its grid")

@@ -5,9 +5,12 @@ registry architectures (the *candidates*, by default kmer-linear, cnn-lstm and
 transformer) on the same data and keeps an
 :class:`~bioseq.models.ensemble.EnsembleClassifier` in one bundle.
 
-Budget (``max_time`` minutes, for the whole call): candidates fitted in closed
-form (sklearn kind: kmer-linear, seconds) run first and take what they take;
-5 % of the budget is kept for scoring and saving; the rest goes to the torch
+Budget (``max_time`` minutes, for the whole call): 5 % is kept for scoring and
+saving. Candidates fitted in closed form (sklearn kind: kmer-linear, seconds)
+run first; each may use up to an equal share of the budget among all candidates
+(kmer-linear's C search stops at its best C so far once that share is spent), so
+that on a slow or loaded machine the nets still train (a 1.5-minute demo once
+left them 3 s each after kmer-linear took 80 s). The rest goes to the torch
 nets in turn, each getting an equal share of what is left when it starts (so
 time a net leaves unused by stopping early goes to the next one). Time still
 left then buys more seeds of each net, in rounds (round ``r`` trains every net
@@ -82,7 +85,8 @@ SELECTION = (
     "validation is kept alone"
 )
 BUDGET_SPLIT = (
-    "closed-form candidates (kmer-linear) first, 5% kept for scoring and saving, "
+    "5% kept for scoring and saving; closed-form candidates (kmer-linear) first, each within an equal "
+    "share of the budget among all candidates; "
     "the rest shared equally by the torch nets in turn (unused time rolls over); time left buys more "
     f"seeds per net in rounds (a net's next seed when its share is {REPEAT_MARGIN}x its first seed's time)"
 )
@@ -203,7 +207,8 @@ def _train_candidates(
 ) -> list[Candidate]:
     """Closed-form candidates once, then the nets in seed rounds (module docstring: Budget)."""
     budget_s = None if cfg.max_time is None else cfg.max_time * 60.0 * (1.0 - RESERVE)
-    out = [_fit_candidate(p, data, cfg, sel, None, cfg.seed) for p in plan if p[1].kind != "torch"]
+    closed_min = None if budget_s is None else budget_s / len(plan) / 60.0  # each closed-form candidate's cap
+    out = [_fit_candidate(p, data, cfg, sel, closed_min, cfg.seed) for p in plan if p[1].kind != "torch"]
     nets = [p for p in plan if p[1].kind == "torch"]
     first_s: dict[str, float] = {}
     for round_ in range(seed_rounds(cfg)):

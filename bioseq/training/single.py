@@ -315,7 +315,7 @@ def _fit_sklearn(
     # The validation split chooses the estimator's regularisation when its fit takes ``valid``.
     params = inspect.signature(model.net.fit).parameters
     extra: dict[str, Any] = {"valid": (data.valid.seqs, data.y_valid)} if "valid" in params else {}
-    if "deadline" in params and max_time is not None:  # an estimator that trains in epochs (esm-head)
+    if "deadline" in params and max_time is not None:  # esm-head's epochs, kmer-linear's C search
         extra["deadline"] = t_begin + max_time * 60.0  # time.monotonic() after which it stops
     model.net.fit(data.train.seqs, data.y_train, **extra)
     train_probs = model.predict_proba_sequences(data.train.seqs, ids=data.train.ids)
