@@ -197,16 +197,29 @@ def test_bad_config_fails_before_any_job_naming_the_key(workdir: Path, mutate, k
         "missing-required",
     ],
 )
-def test_schema_rejects_wrong_keys_and_types(workdir: Path, mutate, needle: str) -> None:
+def test_schema_rejects_wrong_keys_and_types(mutate, needle: str) -> None:
+    """The schema itself, in process (one Snakemake start per case cost ~12 s); the next test
+    pins that the workflow applies it before any job."""
+    from snakemake.exceptions import WorkflowError
+    from snakemake.utils import validate
+
     cfg = tiny_config()
     mutate(cfg)
+    with pytest.raises(WorkflowError) as err:
+        validate(cfg, str(SCHEMA))
+    assert "Error validating config file" in str(err.value)
+    assert needle in str(err.value) + str(err.value.__cause__ or "") + "".join(map(str, err.value.args))
+
+
+def test_a_schema_error_stops_the_workflow_before_any_job(workdir: Path) -> None:
+    cfg = tiny_config()
+    cfg["shard"] = 2  # misspelt key
     path = write_config(workdir, cfg)
     res = snakemake("--cores", "1", "--configfile", str(path), cwd=workdir)
     assert res.returncode != 0
     err = res.stderr + res.stdout
-    assert "Error validating config file" in err
-    assert needle in err
-    assert not (workdir / "results").exists()
+    assert "Error validating config file" in err and "shard" in err
+    assert not (workdir / "results").exists() and not (workdir / "logs").exists()
 
 
 def test_schema_accepts_bundled_and_tiny_configs_and_sets_defaults() -> None:
