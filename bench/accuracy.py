@@ -350,6 +350,44 @@ def print_table(summary: list[dict]) -> None:
                 print(f"  {dataset:32} {arch:12} {verdict} kmer-linear by {diff:+.3f} accuracy")
 
 
+MARKDOWN_COLUMNS = [AUTO, AUTO_GREEDY, *NETS, "kmer-linear", PIPELINE, GB_CNN]
+
+
+def markdown_table(summary: list[dict], budgets: dict[str, float]) -> str:
+    """The README's targets table: one row per set (its per-net budget in minutes from
+    ``budgets``), test accuracy mean ± sd per architecture, the target and the published figures."""
+    head = ["set", "budget (min)", "target", *MARKDOWN_COLUMNS, "published"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for dataset in dict.fromkeys(s["dataset"] for s in summary):
+        by_arch = {s["arch"]: s for s in summary if s["dataset"] == dataset}
+        target = f"≥ {TARGETS[dataset]:.3f}" if dataset in TARGETS else ""
+        cells = [dataset, f"{budgets.get(dataset, float('nan')):g}", target]
+        for arch in MARKDOWN_COLUMNS:
+            s = by_arch.get(arch)
+            if s is None:
+                cells.append("")
+            elif arch in DETERMINISTIC:
+                cells.append(f"{s['accuracy']:.3f}")
+            else:
+                cells.append(f"{s['accuracy']:.3f} ± {s['accuracy_sd']:.3f} (n={s['seeds']})")
+        if AUTO in by_arch:
+            cells[3] = f"**{cells[3]}**"
+        pub = "; ".join(f"{m} {f['accuracy']:.3f}" for m, f, _ in PUBLISHED.get(dataset, []) if "accuracy" in f)
+        lines.append("| " + " | ".join([*cells, pub]) + " |")
+    return "\n".join(lines)
+
+
+def load_budgets(paths: list[Path]) -> dict[str, float]:
+    """Per-set ``budget_min`` of the runs in each JSON file (a set met in two files keeps the first)."""
+    budgets: dict[str, float] = {}
+    for path in paths:
+        if path is not None and path.exists():
+            record = json.loads(path.read_text())
+            for r in record.get("runs", []):
+                budgets.setdefault(r["dataset"], record.get("budget_min"))
+    return budgets
+
+
 def load_rows(path: Path | None) -> list[dict]:
     """Rows already measured in ``path`` (a previous, interrupted run of the same command), so a
     long run can be resumed where it stopped: each finished run is written as it finishes."""
@@ -393,6 +431,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--with-runs", type=Path, nargs="*", default=[],
                         help="read-only JSON files of runs made by another invocation (e.g. the single rows "
                              "and peers, while this one runs auto): shown in the table, never rewritten")
+    parser.add_argument("--markdown", action="store_true",
+                        help="also print the README's targets table (markdown) of every run shown")
     parser.add_argument("--class-weight", default="balanced", choices=["balanced", "none"],
                         help="class weights of every model, the pipeline included (default: the trainer's)")
     args = parser.parse_args(argv)
@@ -421,6 +461,9 @@ def main(argv: list[str] | None = None) -> int:
                     flush=True,
                 )
     print_table(summarise(rows + others))
+    if args.markdown:
+        budgets = {**{r["dataset"]: args.budget for r in rows}, **load_budgets(args.with_runs)}
+        print("\n" + markdown_table(summarise(rows + others), budgets))
     return 0
 
 
