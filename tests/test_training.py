@@ -24,7 +24,7 @@ from bioseq.tasks import LabelEncoder
 from bioseq.training.data import LabelledSet, infer_alphabet, resolve_alphabet, stratified_split
 from bioseq.training.early_stopping import EarlyStopping
 from bioseq.training.labels import infer_task
-from bioseq.training.loop import lr_lambda_factory
+from bioseq.training.loop import classification_loss, lr_lambda_factory
 
 torch.set_num_threads(1)
 
@@ -309,6 +309,26 @@ def test_bad_settings():
         quick(resume=True)
     with pytest.raises(bioseq.errors.PluginError, match="cnn-lstm"):
         quick(arch="no-such-arch", hparams=None)
+
+
+def test_label_smoothing_softens_the_training_targets_and_is_recorded():
+    """Smoothing s: cross-entropy against (1 - s) * one-hot + s / C; multilabel: each 0/1 target
+    moved s of the way to 1/2. Recorded in the bundle; outside [0, 1) refused."""
+    logits = torch.tensor([[2.0, -1.0, 0.5], [0.0, 1.0, -2.0]])
+    y = torch.tensor([0, 2])
+    target = 0.7 * torch.nn.functional.one_hot(y, 3) + 0.3 / 3
+    expected = -(target * logits.log_softmax(1)).sum(1).mean()
+    assert classification_loss("multiclass", None, 0.3)(logits, y).item() == pytest.approx(expected.item())
+    assert classification_loss("multiclass", None)(logits, y).item() == pytest.approx(
+        torch.nn.functional.cross_entropy(logits, y).item()
+    )
+    multi = torch.tensor([[1.0, 0.0, 1.0], [0.0, 0.0, 1.0]])
+    soft = torch.nn.functional.binary_cross_entropy_with_logits(logits, multi * 0.8 + 0.1)
+    assert classification_loss("multilabel", None, 0.2)(logits, multi).item() == pytest.approx(soft.item())
+    m = quick(label_smoothing=0.1)
+    assert m.metadata["training"]["label_smoothing"] == 0.1
+    with pytest.raises(ConfigError, match="label_smoothing"):
+        quick(label_smoothing=1.0)
 
 
 # ----------------------------------------------------------------------------- units

@@ -114,6 +114,10 @@ def _add_optimisation_arguments(p: argparse._ArgumentGroup) -> None:
         "--lr", type=float, metavar="LR", help="peak learning rate (default: the architecture's, 3e-3 for cnn-lstm)"
     )
     p.add_argument(
+        "--label-smoothing", type=float, default=0.0, metavar="S",
+        help="spread this share of each target over all classes (torch nets; default 0: off)",
+    )
+    p.add_argument(
         "--metric",
         default="auto",
         help="early-stopping metric: auto (mcc; macro_auprc for multilabel), accuracy, macro_f1, auroc...",
@@ -194,6 +198,7 @@ def run(args: argparse.Namespace) -> int:
         epochs=args.epochs,
         batch_size=args.batch_size,
         lr=args.lr,
+        label_smoothing=args.label_smoothing,
         max_time=args.max_time,
         seed=args.seed,
         patience=args.patience or None,

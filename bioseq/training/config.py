@@ -82,6 +82,9 @@ class TrainConfig(_Options):
         lr: peak AdamW learning rate (linear warm-up + cosine); None takes the
             architecture's ``default_lr`` (else 1e-3).
         weight_decay: AdamW weight decay.
+        label_smoothing: share of each target's probability spread evenly over all classes
+            (Szegedy et al. 2016; for multilabel, each 0/1 target moves that far towards 1/2),
+            for the torch nets; 0 (default): plain cross-entropy. Closed-form models ignore it.
         max_time: wall-clock budget of this call in **minutes**; training stops
             when it is spent, keeping the best weights so far (``auto`` splits
             it between the candidates).
@@ -137,6 +140,7 @@ class TrainConfig(_Options):
     batch_size: int = 64
     lr: float | None = None
     weight_decay: float = 0.01
+    label_smoothing: float = 0.0
     max_time: float | None = None
     seed: int = 0
     patience: int | None = DEFAULT_PATIENCE
@@ -164,6 +168,8 @@ class TrainConfig(_Options):
             raise ConfigError("give freeze_encoder (trunk fixed throughout) or unfreeze_after N, not both")
         if self.unfreeze_after is not None and self.unfreeze_after < 1:
             raise ConfigError(f"unfreeze_after counts epochs with the trunk fixed: >= 1, got {self.unfreeze_after}")
+        if not 0.0 <= self.label_smoothing < 1.0:
+            raise ConfigError(f"label_smoothing must be in [0, 1), got {self.label_smoothing!r}")
         if self.long_input not in LONG_INPUT_CHOICES:
             raise ConfigError(
                 f"unknown long-input policy {self.long_input!r}; choose one of {', '.join(LONG_INPUT_CHOICES)}"

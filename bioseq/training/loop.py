@@ -57,6 +57,7 @@ class LoopConfig:
     batch_size: int = 64
     lr: float = 1e-3
     weight_decay: float = 0.01
+    label_smoothing: float = 0.0  # TrainConfig.label_smoothing
     warmup_frac: float = 0.05  # of all steps
     min_lr_frac: float = 0.05  # cosine decays to this fraction of lr
     clip_norm: float = 1.0
@@ -177,10 +178,14 @@ class _EpochLog:
                 fh.write(json.dumps(rec) + "\n")
 
 
-def _loss_fn(task: str, class_weights: torch.Tensor | None):
+def classification_loss(task: str, class_weights: torch.Tensor | None, smoothing: float = 0.0):
+    """The training loss: weighted cross-entropy with ``smoothing`` of the targets (multilabel:
+    BCE per label, each 0/1 target moved ``smoothing`` of the way to 1/2)."""
     if task == "multilabel":
-        return lambda logits, y: F.binary_cross_entropy_with_logits(logits, y, pos_weight=class_weights)
-    return lambda logits, y: F.cross_entropy(logits, y, weight=class_weights)
+        return lambda logits, y: F.binary_cross_entropy_with_logits(
+            logits, y * (1.0 - smoothing) + smoothing / 2, pos_weight=class_weights
+        )
+    return lambda logits, y: F.cross_entropy(logits, y, weight=class_weights, label_smoothing=smoothing)
 
 
 def validation_loss(task: str, y: np.ndarray, probs: np.ndarray) -> float:
@@ -226,11 +231,13 @@ class ClassifierObjective:
     stopping maximises, ``task`` is logged.
     """
 
-    def __init__(self, model: Any, y: np.ndarray, class_weights: np.ndarray | None, metric: str) -> None:
+    def __init__(
+        self, model: Any, y: np.ndarray, class_weights: np.ndarray | None, metric: str, label_smoothing: float = 0.0
+    ) -> None:
         device = model.device
         weights = None if class_weights is None else torch.as_tensor(class_weights, dtype=torch.float32, device=device)
         self.task, self.metric = model.task, metric
-        self.loss_fn = _loss_fn(model.task, weights)
+        self.loss_fn = classification_loss(model.task, weights, label_smoothing)
         self.y_all = torch.from_numpy(y)
         self.device = device
 
@@ -495,7 +502,7 @@ def fit_torch(
     """
     dist_ctx = dist_ctx or DistContext()
     if objective is None:
-        objective = ClassifierObjective(model, train.y, class_weights, cfg.metric)
+        objective = ClassifierObjective(model, train.y, class_weights, cfg.metric, cfg.label_smoothing)
     run = _start_run(model, train, cfg, objective, dist_ctx)
     result = FitResult()
     start_epoch, elapsed_before = 0, 0.0

@@ -267,6 +267,7 @@ def _fit_torch_model(
         "batch_size": cfg.batch_size,
         "lr": cfg.lr,
         "weight_decay": cfg.weight_decay,
+        **({"label_smoothing": cfg.label_smoothing} if cfg.label_smoothing else {}),  # older checkpoints resume
         "augment_rc": cfg.augment_rc,
         "test_time_rc": cfg.test_time_rc,
         "class_weight": cfg.class_weight,
@@ -282,6 +283,7 @@ def _fit_torch_model(
         batch_size=cfg.batch_size,
         lr=cfg.lr,
         weight_decay=cfg.weight_decay,
+        label_smoothing=cfg.label_smoothing,
         patience=cfg.patience,
         seed=cfg.seed,
         max_time_min=cfg.max_time,
@@ -345,6 +347,7 @@ def _training_record(
         "batch_size": cfg.batch_size,
         "lr": cfg.lr,
         "weight_decay": cfg.weight_decay,
+        "label_smoothing": cfg.label_smoothing,
         "seed": cfg.seed,
         "patience": cfg.patience,
         "max_time_min": cfg.max_time,
