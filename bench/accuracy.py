@@ -22,6 +22,7 @@ Rows:
 * ``auto-greedy``: the same candidates (no second training) with greedy
   weights over every seed: the rule that seed bags replaced, compared on the
   same members.
+* ``dilated-cnn`` (not in the default list: not an auto candidate): the dilated residual CNN alone.
 * ``auto-rc`` (not in the default list: it costs another ``auto``): the same
   with ``--test-time-rc`` (each DNA/RNA member reads both strands if that
   raises its validation score): what that lever adds.
@@ -113,7 +114,8 @@ AUTO_RC = "auto-rc"  # auto --test-time-rc: each DNA/RNA member may read both st
 AUTO_GREEDY = "auto-greedy"  # auto's candidates, greedy weights over every seed: comes with every auto run
 NETS = ["cnn-lstm", "transformer"]
 ARCHS = ["kmer-linear", PIPELINE, GB_CNN, *NETS, AUTO]  # --archs auto-rc adds the strand lever
-ROW_ORDER = [*ARCHS, AUTO_GREEDY, AUTO_RC]  # the table's rows per set
+DILATED = "dilated-cnn"  # the third trunk: not an auto candidate, so not in the default list (--archs adds it)
+ROW_ORDER = [*ARCHS, AUTO_GREEDY, AUTO_RC, DILATED]  # the table's rows per set
 DETERMINISTIC = {"kmer-linear", PIPELINE}  # one seed is the whole story
 GB_EPOCHS, GB_BATCH, GB_EMBEDDING = 10, 32, 100  # genomic-benchmarks' torch_cnn_experiments notebooks
 PROTEIN_SETS = {"ampscanner_v2_amp", "deeploc2_singlelabel"}
@@ -350,7 +352,7 @@ def print_table(summary: list[dict]) -> None:
                 print(f"  {dataset:32} {arch:12} {verdict} kmer-linear by {diff:+.3f} accuracy")
 
 
-MARKDOWN_COLUMNS = [AUTO, AUTO_GREEDY, *NETS, "kmer-linear", PIPELINE, GB_CNN]
+MARKDOWN_COLUMNS = [AUTO, AUTO_GREEDY, *NETS, DILATED, "kmer-linear", PIPELINE, GB_CNN]
 
 
 def markdown_table(summary: list[dict], budgets: dict[str, float]) -> str:

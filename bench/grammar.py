@@ -114,7 +114,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--budget", type=float, default=10.0, help="training minutes per run")
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--archs", nargs="*", default=["cnn-lstm", "transformer", "kmer-linear"])
+    parser.add_argument("--archs", nargs="*", default=["cnn-lstm", "transformer", "kmer-linear"],
+                        help="architectures to compare (dilated-cnn: the third trunk)")
     parser.add_argument("--variant", action="append", default=[],
                         help="NAME=JSON: a Transformer with these hyper-parameter overrides, as another row")
     parser.add_argument("--json", type=Path, help="write every run here")

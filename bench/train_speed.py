@@ -1,6 +1,6 @@
 """Training throughput of ``bioseq train`` against the bare optimisation step of the same net.
 
-For each architecture (cnn-lstm, transformer) and input (200 bp DNA, 430 aa
+For each architecture (cnn-lstm, transformer, dilated-cnn) and input (200 bp DNA, 430 aa
 protein -- deeploc's median --, 1000 bp DNA) this times, in the same process
 and on the same random labelled sequences with 2 torch threads:
 
@@ -39,7 +39,7 @@ import time
 
 os.environ.setdefault("OMP_NUM_THREADS", "2")
 
-ARCHS = ["cnn-lstm", "transformer"]
+ARCHS = ["cnn-lstm", "transformer", "dilated-cnn"]
 # name -> (alphabet, letters, length, default number of training sequences)
 INPUTS = {
     "dna200": ("dna", "ACGT", 200, 2048),

@@ -27,6 +27,7 @@ TINY = {
         "head_hidden": 0,
     },
     "transformer": {"d_model": 16, "n_layers": 1, "n_heads": 2, "max_tokens": 32},
+    "dilated-cnn": {"channels": 8, "dilations": [1, 2], "head_hidden": 0},
     "kmer-linear": {},
 }
 

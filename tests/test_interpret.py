@@ -59,6 +59,7 @@ def task(tmp_path_factory):
 HPARAMS = {
     "cnn-lstm": {"conv_filters": [32], "rnn_hidden": 16, "head_hidden": 16, "pool_sizes": [4]},
     "transformer": {"d_model": 32, "n_layers": 1, "n_heads": 2, "max_tokens": 64},
+    "dilated-cnn": {"channels": 16, "dilations": [1, 2, 4], "head_hidden": 16},
 }
 
 
@@ -113,7 +114,7 @@ def tiny(arch: str, labels=("a", "b"), task="binary") -> Model:
     return Model.create(arch, tokenizer, list(labels), task, hp)
 
 
-@pytest.mark.parametrize("arch", ["cnn-lstm", "transformer"])
+@pytest.mark.parametrize("arch", ["cnn-lstm", "transformer", "dilated-cnn"])
 def test_ism_equals_two_predict_calls(arch):
     torch.set_num_threads(1)
     model = tiny(arch, labels=("x", "y", "z"), task="multiclass")
@@ -173,10 +174,11 @@ def test_binary_kmer_linear_ism_moves_both_classes():
     assert a1[0, 1] == pytest.approx((z[1, 1] - z[0, 1]) / 2, abs=1e-5)
 
 
+@pytest.mark.parametrize("arch", ["transformer", "dilated-cnn"])
 @pytest.mark.parametrize("method", ["saliency", "ig", "deepliftshap"])
-def test_gradient_methods_shapes_and_corrections(method):
+def test_gradient_methods_shapes_and_corrections(method, arch):
     torch.set_num_threads(1)
-    model = tiny("transformer")
+    model = tiny(arch)
     recs = [_record("a", "ACGTTGCAAGGCTTAACGATCGGATC"), _record("b", "TTGACCGGTACGATCG")]
     atts = model.explain(recs, method=method, target="b", n_shuffles=4, steps=8)
     assert [a.scores.shape for a in atts] == [(26, 4), (16, 4)]

@@ -10,7 +10,9 @@ import torch
 
 from bioseq.data.batching import collate
 from bioseq.errors import ConfigError
-from bioseq.models.cnn_lstm import CnnLstmClassifier, TokenEmbedding
+from bioseq.models.cnn_lstm import CnnLstmClassifier
+from bioseq.models.dilated_cnn import DilatedCnnClassifier
+from bioseq.models.embedding import TokenEmbedding
 from bioseq.models.heads import ClassificationHead
 from bioseq.models.pooling import AttentionPool, masked_max, masked_mean, pooled_lengths
 from bioseq.models.transformer import TransformerClassifier, rotary_tables, rotate, sinusoidal_table
@@ -32,7 +34,11 @@ TF_VARIANTS = [{**SMALL_TF, "pooling": p, "positional": pos} for p in ("mean", "
                for pos in ("learned", "sinusoidal")] + [
     {**SMALL_TF, "rotary": True}, {**SMALL_TF, "rotary": True, "positional": "none", "pooling": "cls"},
     {**SMALL_TF, "conv_stem": 5}, {**SMALL_TF, "conv_stem": 3, "rotary": True, "pooling": "cls"}]
-ALL = [(CnnLstmClassifier, hp) for hp in CNN_VARIANTS] + [(TransformerClassifier, hp) for hp in TF_VARIANTS]
+SMALL_DIL = {"channels": 16, "stem_kernel": 5, "dilations": [1, 2, 4], "head_hidden": 8}
+DIL_VARIANTS = [SMALL_DIL, {**SMALL_DIL, "stem_pool": 3, "pooling": "attention"},
+                {**SMALL_DIL, "embedding": "learned", "embed_dim": 8, "block_kernel": 5, "head_norm": "batch"}]
+ALL = ([(CnnLstmClassifier, hp) for hp in CNN_VARIANTS] + [(TransformerClassifier, hp) for hp in TF_VARIANTS]
+       + [(DilatedCnnClassifier, hp) for hp in DIL_VARIANTS])
 IDS = [f"{a.name}-{i}" for i, (a, _) in enumerate(ALL)]
 
 
@@ -113,8 +119,9 @@ TOKEN_MOTIF = (4, 4)
     [(CnnLstmClassifier, {**SMALL_CNN, "conv_dropout": 0.0, "rnn_dropout": 0.0, "head_dropout": 0.0}, None),
      (CnnLstmClassifier, {**SMALL_CNN, "rnn": "gru", "pooling": "attention"}, None),
      (TransformerClassifier, {**SMALL_TF, "dropout": 0.0}, TOKEN_MOTIF),
-     (TransformerClassifier, {**SMALL_TF, "pooling": "cls"}, TOKEN_MOTIF)],
-    ids=["cnn-lstm", "cnn-gru-attention", "transformer", "transformer-cls"],
+     (TransformerClassifier, {**SMALL_TF, "pooling": "cls"}, TOKEN_MOTIF),
+     (DilatedCnnClassifier, {**SMALL_DIL, "dropout": 0.0, "head_dropout": 0.0}, None)],
+    ids=["cnn-lstm", "cnn-gru-attention", "transformer", "transformer-cls", "dilated-cnn"],
 )
 def test_loss_falls_on_a_motif_problem(arch, hp, motif):
     torch.manual_seed(0)
@@ -148,7 +155,7 @@ def test_multilabel_logits_train_with_bce():
     assert loss.item() < first
 
 
-@pytest.mark.parametrize("arch", [CnnLstmClassifier, TransformerClassifier])
+@pytest.mark.parametrize("arch", [CnnLstmClassifier, TransformerClassifier, DilatedCnnClassifier])
 @pytest.mark.parametrize("alphabet", ["dna", "protein"])
 def test_default_hparams_build_and_are_json(arch, alphabet):
     hp = arch.default_hparams(alphabet)
@@ -164,7 +171,7 @@ def test_default_hparams_build_and_are_json(arch, alphabet):
         assert net(ids, mask).shape == (1, 2)
 
 
-@pytest.mark.parametrize("arch", [CnnLstmClassifier, TransformerClassifier])
+@pytest.mark.parametrize("arch", [CnnLstmClassifier, TransformerClassifier, DilatedCnnClassifier])
 def test_unknown_hparam_names_the_key(arch):
     with pytest.raises(ConfigError, match="filterz"):
         arch.build(VOCAB, 2, {"filterz": 3})
@@ -177,7 +184,9 @@ def test_unknown_hparam_names_the_key(arch):
      (CnnLstmClassifier, {"embedding": "bag"}), (TransformerClassifier, {"pooling": "attention"}),
      (TransformerClassifier, {"d_model": 30, "n_heads": 4}), (TransformerClassifier, {"positional": "rope"}),
      (TransformerClassifier, {"conv_stem": 4}), (TransformerClassifier, {"conv_stem": -3}),
-     (TransformerClassifier, {"d_model": 36, "n_heads": 4, "rotary": True})],
+     (TransformerClassifier, {"d_model": 36, "n_heads": 4, "rotary": True}),
+     (DilatedCnnClassifier, {"dilations": [1, 0]}), (DilatedCnnClassifier, {"stem_pool": 0}),
+     (DilatedCnnClassifier, {"dropout": 1.0}), (DilatedCnnClassifier, {"pooling": "cls"})],
 )
 def test_bad_hparam_values_raise_config_error(arch, hp):
     with pytest.raises(ConfigError):
@@ -223,6 +232,23 @@ def test_transformer_hparams_without_the_new_keys_build_the_earlier_net():
     names = set(net.state_dict())
     assert "trunk.pos" in names and not any(n.startswith("trunk.stem") for n in names)
     assert net.trunk.rotary is None
+
+
+def test_dilated_receptive_field_reaches_exactly_as_far_as_the_dilations_say():
+    """One letter changed at offset d from a position changes that position's features only when d is
+    inside the receptive field: stem half-width + (block_kernel - 1) / 2 * sum(dilations)."""
+    torch.manual_seed(0)
+    hp = {**SMALL_DIL, "stem_kernel": 3, "dilations": [1, 2, 4]}  # reach 1 + 7 = 8 letters each side
+    net = DilatedCnnClassifier.build(VOCAB, 2, hp).eval()
+    ids = torch.from_numpy(_tokens([40])[0].astype(np.int64))[None]
+    mask = torch.ones_like(ids, dtype=torch.bool)
+    with torch.no_grad():
+        base = net.trunk(ids, mask)[0][0, 5]
+        for offset, changes in ((8, True), (9, False)):
+            mutant = ids.clone()
+            mutant[0, 5 + offset] = 4 + (int(mutant[0, 5 + offset]) - 3) % 4  # another letter
+            moved = not torch.allclose(net.trunk(mutant, mask)[0][0, 5], base)
+            assert moved is changes, offset
 
 
 def test_all_padding_row_is_an_error():

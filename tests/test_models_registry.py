@@ -79,7 +79,7 @@ def test_merge_and_resolve_hparams():
     assert CnnLstmClassifier.default_hparams("protein")["conv_kernels"] == [9]
 
 
-@pytest.mark.parametrize("name", ["cnn-lstm", "transformer", "kmer-linear"])
+@pytest.mark.parametrize("name", ["cnn-lstm", "transformer", "dilated-cnn", "kmer-linear"])
 @pytest.mark.parametrize("alphabet", ["dna", "protein"])
 def test_builtins_pass_check_model(name, alphabet):
     check_model(get_model(name), alphabet=alphabet)

@@ -134,10 +134,14 @@ def test_masking_rate_and_replacement_shares():
 # ----------------------------------------------------------------------------- the net
 
 
-@pytest.mark.parametrize("arch", ["transformer", "cnn-lstm"])
+@pytest.mark.parametrize("arch", ["transformer", "cnn-lstm", "dilated-cnn"])
 def test_masked_token_net_gives_one_row_of_logits_per_input_token(arch):
-    tok = KmerTokenizer(k=1, alphabet="dna") if arch == "cnn-lstm" else KmerTokenizer(k=4, stride=2)
-    hp = {**TINY["cnn-lstm"], "pool_sizes": [4]} if arch == "cnn-lstm" else {**TINY_TF, "pooling": "cls"}
+    tok = KmerTokenizer(k=4, stride=2) if arch == "transformer" else KmerTokenizer(k=1, alphabet="dna")
+    hp = {
+        "transformer": {**TINY_TF, "pooling": "cls"},
+        "cnn-lstm": {**TINY["cnn-lstm"], "pool_sizes": [4]},
+        "dilated-cnn": {"channels": 8, "dilations": [1, 2], "stem_pool": 3},
+    }[arch]
     enc = PretrainedEncoder.create(arch, tok, hp)
     assert isinstance(enc.net, MaskedTokenNet)
     ids = torch.randint(N_SPECIAL, tok.vocab_size, (3, 37))

@@ -42,7 +42,7 @@ def _add_data_arguments(p: argparse._ArgumentGroup) -> None:
     p.add_argument(
         "--arch",
         metavar="NAME",
-        help="architecture (required unless --init gives it): cnn-lstm, transformer, kmer-linear (or an "
+        help="architecture (required unless --init gives it): cnn-lstm, transformer, dilated-cnn, kmer-linear (or an "
         "installed plugin's), or auto: train "
         "the --candidates within --max-time (kmer-linear first, the rest shared by the nets) and keep the "
         "best single member or a weighted ensemble (weights chosen on validation; never worse there than "
@@ -180,7 +180,7 @@ def run(args: argparse.Namespace) -> int:
 
     log_to_stderr(quiet=args.quiet)
     if args.arch is None and args.init is None:
-        raise ConfigError("give --arch NAME (cnn-lstm, transformer, kmer-linear, auto), or --init ENCODER")
+        raise ConfigError("give --arch NAME (cnn-lstm, transformer, dilated-cnn, kmer-linear, auto), or --init ENCODER")
     regions = region_source(args, args.train)
     config = TrainConfig(
         arch=args.arch,

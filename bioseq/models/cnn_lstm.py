@@ -24,22 +24,15 @@ from typing import Any, ClassVar
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from bioseq.errors import ConfigError
-from bioseq.models.heads import ClassificationHead
+from bioseq.models.embedding import TokenEmbedding
+from bioseq.models.heads import ClassificationHead, settle_head_norm
 from bioseq.models.network import SequenceNet
 from bioseq.models.pooling import build_pooling, lengths_to_mask, pooled_lengths
 from bioseq.models.registry import merge_hparams
-from bioseq.tokenize import N_SPECIAL
-
-ONEHOT_MAX_VOCAB = 64  # "auto" picks one-hot up to this many k-mer ids (k=1 DNA/RNA/protein)
-# head_norm "auto" (the protein default) takes "batch" when the median training sequence is at
-# least this long: deeploc (median 430 aa) needs it, ampscanner (11-183 aa) lost 1.2-1.5 points
-# of test accuracy with it (0.893/0.892 vs 0.905/0.907, seeds 0/1, 20 epochs).
-AUTO_HEAD_NORM_MIN_LENGTH = 200
 
 _BASE_HPARAMS: dict[str, Any] = {
     "embedding": "auto",  # auto | onehot | learned
@@ -65,40 +58,6 @@ _BASE_HPARAMS: dict[str, Any] = {
     "head_norm": "none",  # none | batch | auto
     "max_tokens": 1000,
 }
-
-
-class TokenEmbedding(nn.Module):
-    """Token ids (B, T) -> vectors (B, T, E); PAD (id 0) always maps to zeros.
-
-    ``onehot``: a fixed (non-trainable) matrix; k-mer id ``4 + i`` -> unit vector
-    ``e_i``; UNK -> the uniform vector ``1/n`` (Selene's 0.25 for ``N``); PAD,
-    CLS and MASK -> zeros. ``learned``: ``nn.Embedding`` with ``padding_idx=0``.
-    """
-
-    def __init__(self, vocab_size: int, mode: str, embed_dim: int) -> None:
-        super().__init__()
-        n_kmers = vocab_size - N_SPECIAL
-        if n_kmers < 1:
-            raise ConfigError(f"vocab_size {vocab_size} holds no k-mer ids (needs > {N_SPECIAL})")
-        if mode == "auto":
-            mode = "onehot" if n_kmers <= ONEHOT_MAX_VOCAB else "learned"
-        self.mode = mode
-        if mode == "onehot":
-            table = torch.zeros(vocab_size, n_kmers)
-            table[N_SPECIAL:] = torch.eye(n_kmers)
-            table[1] = 1.0 / n_kmers
-            self.register_buffer("table", table, persistent=False)
-            self.dim = n_kmers
-        elif mode == "learned":
-            self.embed = nn.Embedding(vocab_size, embed_dim, padding_idx=0)
-            self.dim = embed_dim
-        else:
-            raise ConfigError(f"unknown embedding {mode!r}; choose auto, onehot or learned")
-
-    def forward(self, ids: torch.Tensor) -> torch.Tensor:
-        if self.mode == "onehot":
-            return F.embedding(ids, self.table)
-        return self.embed(ids)
 
 
 class CnnLstmTrunk(nn.Module):
@@ -220,11 +179,9 @@ class CnnLstmClassifier(SequenceNet):
     @staticmethod
     def adapt_hparams(hp: dict, median_length: float) -> dict:
         """Settle data-dependent choices from the training data's median sequence length
-        (called by ``bioseq.train`` before building): ``head_norm: auto`` becomes
-        ``batch`` from :data:`AUTO_HEAD_NORM_MIN_LENGTH` letters on, else ``none``."""
-        if hp.get("head_norm") == "auto":
-            hp = {**hp, "head_norm": "batch" if median_length >= AUTO_HEAD_NORM_MIN_LENGTH else "none"}
-        return hp
+        (called by ``bioseq.train`` before building): ``head_norm: auto``
+        (:func:`~bioseq.models.heads.settle_head_norm`)."""
+        return settle_head_norm(hp, median_length)
 
     @classmethod
     def build(

@@ -65,7 +65,10 @@ def validate_arch(name: str, arch: Any) -> None:
 
 # Built-ins added since the installed metadata may predate them (a working tree run without reinstalling);
 # each is also declared as an entry point in pyproject.toml.
-_BUILTINS = {"esm-head": "bioseq.models.external.head:EncoderHeadClassifier"}
+_BUILTINS = {
+    "esm-head": "bioseq.models.external.head:EncoderHeadClassifier",
+    "dilated-cnn": "bioseq.models.dilated_cnn:DilatedCnnClassifier",
+}
 MODELS: Registry[Any] = Registry("bioseq.models", validate=validate_arch, builtins=_BUILTINS)
 
 

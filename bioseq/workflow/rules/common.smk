@@ -23,7 +23,7 @@ if "datasets" not in config:
 validate(config, schema="../schemas/config.schema.yaml")
 
 # Built-in architectures; plugins add theirs through the `bioseq.models` entry points.
-BUILTIN_ARCHS = ("cnn-lstm", "transformer", "kmer-linear")
+BUILTIN_ARCHS = ("cnn-lstm", "transformer", "dilated-cnn", "kmer-linear")
 # Architectures fitted once in closed form (no epochs, no GPU): everything else is a neural net.
 FITTED_ARCHS = ("kmer-linear",)
 # `arch: auto` is a training mode (`bioseq train --arch auto`), not a registry architecture.
