@@ -31,7 +31,7 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/ruff check bioseq tests bench tools
 	$(BIN)/python tools/check_structure.py
-	$(BIN)/python -m pytest -q -m "not slow"
+	$(BIN)/python -m pytest -q -m "not slow" --durations=20
 
 bench: $(STAMP)
 	$(BIN)/python bench/tokenize.py
