@@ -358,13 +358,15 @@ MARKDOWN_COLUMNS = [AUTO, AUTO_GREEDY, *NETS, DILATED, "kmer-linear", PIPELINE, 
 def markdown_table(summary: list[dict], budgets: dict[str, float]) -> str:
     """The README's targets table: one row per set (its per-net budget in minutes from
     ``budgets``), test accuracy mean ± sd per architecture, the target and the published figures."""
-    head = ["set", "budget (min)", "target", *MARKDOWN_COLUMNS, "published"]
+    shown = {s["arch"] for s in summary}
+    columns = [arch for arch in MARKDOWN_COLUMNS if arch in shown]  # no empty column
+    head = ["set", "budget (min)", "target", *columns, "published"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for dataset in dict.fromkeys(s["dataset"] for s in summary):
         by_arch = {s["arch"]: s for s in summary if s["dataset"] == dataset}
         target = f"≥ {TARGETS[dataset]:.3f}" if dataset in TARGETS else ""
         cells = [dataset, f"{budgets.get(dataset, float('nan')):g}", target]
-        for arch in MARKDOWN_COLUMNS:
+        for arch in columns:
             s = by_arch.get(arch)
             if s is None:
                 cells.append("")
