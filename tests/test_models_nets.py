@@ -11,8 +11,8 @@ import torch
 from bioseq.data.batching import collate
 from bioseq.errors import ConfigError
 from bioseq.models.cnn_lstm import CnnLstmClassifier
+from bioseq.models.conv import TokenEmbedding
 from bioseq.models.dilated_cnn import DilatedCnnClassifier
-from bioseq.models.embedding import TokenEmbedding
 from bioseq.models.heads import ClassificationHead
 from bioseq.models.pooling import AttentionPool, masked_max, masked_mean, pooled_lengths
 from bioseq.models.transformer import TransformerClassifier, rotary_tables, rotate, sinusoidal_table

@@ -207,8 +207,7 @@ def test_schema_rejects_wrong_keys_and_types(mutate, needle: str) -> None:
     mutate(cfg)
     with pytest.raises(WorkflowError) as err:
         validate(cfg, str(SCHEMA))
-    assert "Error validating config file" in str(err.value)
-    assert needle in str(err.value) + str(err.value.__cause__ or "") + "".join(map(str, err.value.args))
+    assert "Error validating config file" in str(err.value) and needle in str(err.value)
 
 
 def test_a_schema_error_stops_the_workflow_before_any_job(workdir: Path) -> None:

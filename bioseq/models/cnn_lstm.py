@@ -28,10 +28,8 @@ from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from bioseq.errors import ConfigError
-from bioseq.models.embedding import TokenEmbedding
-from bioseq.models.heads import ClassificationHead, settle_head_norm
-from bioseq.models.network import SequenceNet
-from bioseq.models.pooling import build_pooling, lengths_to_mask, pooled_lengths
+from bioseq.models.conv import LetterConvNet, TokenEmbedding, pool_and_head
+from bioseq.models.pooling import lengths_to_mask, pooled_lengths
 from bioseq.models.registry import merge_hparams
 
 _BASE_HPARAMS: dict[str, Any] = {
@@ -139,7 +137,7 @@ def _check_hparams(hp: dict) -> None:
         raise ConfigError("conv_kernels and pool_sizes must be >= 1")
 
 
-class CnnLstmClassifier(SequenceNet):
+class CnnLstmClassifier(LetterConvNet):
     """CNN + BiLSTM/BiGRU sequence classifier (registry name ``cnn-lstm``):
     :class:`CnnLstmTrunk` -> pooling (``mean+max`` by default) -> head.
 
@@ -148,17 +146,12 @@ class CnnLstmClassifier(SequenceNet):
     """
 
     name: ClassVar[str] = "cnn-lstm"
-    kind: ClassVar[str] = "torch"
     # Peak AdamW learning rate used by `bioseq train` unless --lr is given
     # (splice_uci validation MCC 0.64 at 3e-3 vs 0.49 at 1e-3 after 8 epochs).
     default_lr: ClassVar[float] = 3e-3
 
     # ------------------------------------------------------------------ registry API
-    @staticmethod
-    def default_tokenizer(alphabet: str) -> dict:
-        """k=1 (one letter per token): convolutions learn the motifs themselves."""
-        return {"k": 1, "stride": 1, "canonical": False}
-
+    # default_tokenizer (k=1), adapt_hparams (head_norm auto) and build: LetterConvNet's.
     @staticmethod
     def default_hparams(alphabet: str) -> dict:
         """Defaults for ``dna``/``rna`` (~200-1000 bp) or ``protein`` (~50-1000 aa).
@@ -176,28 +169,8 @@ class CnnLstmClassifier(SequenceNet):
             hp.update(conv_kernels=[9], pool_sizes=[3], head_norm="auto")
         return hp
 
-    @staticmethod
-    def adapt_hparams(hp: dict, median_length: float) -> dict:
-        """Settle data-dependent choices from the training data's median sequence length
-        (called by ``bioseq.train`` before building): ``head_norm: auto``
-        (:func:`~bioseq.models.heads.settle_head_norm`)."""
-        return settle_head_norm(hp, median_length)
-
-    @classmethod
-    def build(
-        cls, vocab_size: int, n_classes: int, hparams: dict | None = None, tokenizer: Any = None
-    ) -> CnnLstmClassifier:
-        """A new untrained net; ``hparams`` may be partial (missing keys take the DNA
-        defaults) but unknown keys raise :class:`ConfigError`. ``tokenizer`` is unused."""
-        return cls(vocab_size, n_classes, hparams or {})
-
     def __init__(self, vocab_size: int, n_classes: int, hparams: dict) -> None:
         hp = merge_hparams(self.name, _BASE_HPARAMS, hparams)
         _check_hparams(hp)
         trunk = CnnLstmTrunk(vocab_size, hp)
-        pool = build_pooling(hp["pooling"], trunk.out_dim)
-        head = ClassificationHead(
-            pool.out_dim, n_classes, int(hp["head_hidden"]), float(hp["head_dropout"]),
-            "none" if hp["head_norm"] == "auto" else str(hp["head_norm"]),
-        )
-        super().__init__(trunk, pool, head)
+        super().__init__(trunk, *pool_and_head(trunk.out_dim, n_classes, hp))

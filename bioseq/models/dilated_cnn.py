@@ -29,14 +29,12 @@ import torch
 from torch import nn
 
 from bioseq.errors import ConfigError
-from bioseq.models.embedding import TokenEmbedding
-from bioseq.models.heads import ClassificationHead, settle_head_norm
-from bioseq.models.network import SequenceNet
-from bioseq.models.pooling import build_pooling, lengths_to_mask, pooled_lengths
+from bioseq.models.conv import LetterConvNet, TokenEmbedding, pool_and_head
+from bioseq.models.pooling import lengths_to_mask, pooled_lengths
 from bioseq.models.registry import merge_hparams
 
 _BASE_HPARAMS: dict[str, Any] = {
-    "embedding": "auto",  # auto | onehot | learned (see bioseq.models.embedding)
+    "embedding": "auto",  # auto | onehot | learned (see bioseq.models.conv)
     "embed_dim": 32,  # size of the learned embedding (ignored for one-hot)
     "channels": 128,
     "stem_kernel": 11,
@@ -147,7 +145,7 @@ def _check_hparams(hp: dict) -> None:
                           "mean, max or attention")
 
 
-class DilatedCnnClassifier(SequenceNet):
+class DilatedCnnClassifier(LetterConvNet):
     """Dilated residual CNN sequence classifier (registry name ``dilated-cnn``):
     :class:`DilatedCnnTrunk` -> pooling (``mean+max`` by default) -> head.
 
@@ -156,16 +154,11 @@ class DilatedCnnClassifier(SequenceNet):
     """
 
     name: ClassVar[str] = "dilated-cnn"
-    kind: ClassVar[str] = "torch"
     # Peak AdamW learning rate used by `bioseq train` unless --lr is given: the CNN-LSTM's, which
     # suits a pre-normalised residual convolution stack of this size as well.
     default_lr: ClassVar[float] = 3e-3
 
-    @staticmethod
-    def default_tokenizer(alphabet: str) -> dict:
-        """k=1 (one letter per token): the stem learns the motifs itself."""
-        return {"k": 1, "stride": 1, "canonical": False}
-
+    # default_tokenizer (k=1), adapt_hparams (head_norm auto) and build: LetterConvNet's.
     @staticmethod
     def default_hparams(alphabet: str) -> dict:
         """Defaults for ``dna``/``rna`` (~60-1000 bp) or ``protein`` (~10-1000 aa).
@@ -180,26 +173,8 @@ class DilatedCnnClassifier(SequenceNet):
             hp.update(stem_kernel=9, stem_pool=3, head_norm="auto")
         return hp
 
-    @staticmethod
-    def adapt_hparams(hp: dict, median_length: float) -> dict:
-        """``head_norm: auto`` settled from the training data's median length (called by ``bioseq.train``)."""
-        return settle_head_norm(hp, median_length)
-
-    @classmethod
-    def build(
-        cls, vocab_size: int, n_classes: int, hparams: dict | None = None, tokenizer: Any = None
-    ) -> DilatedCnnClassifier:
-        """A new untrained net; ``hparams`` may be partial (missing keys take the DNA
-        defaults) but unknown keys raise :class:`ConfigError`. ``tokenizer`` is unused."""
-        return cls(vocab_size, n_classes, hparams or {})
-
     def __init__(self, vocab_size: int, n_classes: int, hparams: dict) -> None:
         hp = merge_hparams(self.name, _BASE_HPARAMS, hparams)
         _check_hparams(hp)
         trunk = DilatedCnnTrunk(vocab_size, hp)
-        pool = build_pooling(hp["pooling"], trunk.out_dim)
-        head = ClassificationHead(
-            pool.out_dim, n_classes, int(hp["head_hidden"]), float(hp["head_dropout"]),
-            "none" if hp["head_norm"] == "auto" else str(hp["head_norm"]),
-        )
-        super().__init__(trunk, pool, head)
+        super().__init__(trunk, *pool_and_head(trunk.out_dim, n_classes, hp))
