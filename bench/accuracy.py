@@ -34,7 +34,8 @@ Rows:
   ``--class-weight``, balanced by default).
 * ``gb-cnn``: the genomic-benchmarks package's own torch CNN
   (``pip install genomic-benchmarks``; it installs beside torch 2.13 CPU)
-  trained as its example notebooks do: 10 epochs, batch 32, embedding 100.
+  trained as its example notebooks do: 10 epochs, batch 32, embedding 100; it reads at most
+  the first 1,000 letters of a sequence (``GB_MAX_LETTERS``), which only DeepLoc exceeds.
 
 kmer-linear and the pipeline are deterministic: they run once (seed 0) whatever
 ``--seeds``. Runs go seed-major (all sets at seed 0, then seed 1, ...); with
