@@ -23,6 +23,9 @@ Rows:
   weights over every seed: the rule that seed bags replaced, compared on the
   same members.
 * ``dilated-cnn`` (not in the default list: not an auto candidate): the dilated residual CNN alone.
+* ``auto-dilated`` (not in the default list): ``auto`` with the dilated CNN as a fourth
+  candidate (``--candidates kmer-linear,cnn-lstm,transformer,dilated-cnn``) in the same
+  ``2B`` minutes: whether the third trunk earns its share of the budget.
 * ``auto-rc`` (not in the default list: it costs another ``auto``): the same
   with ``--test-time-rc`` (each DNA/RNA member reads both strands if that
   raises its validation score): what that lever adds.
@@ -113,10 +116,11 @@ GB_CNN = "gb-cnn"
 AUTO = "auto"
 AUTO_RC = "auto-rc"  # auto --test-time-rc: each DNA/RNA member may read both strands: what that lever adds
 AUTO_GREEDY = "auto-greedy"  # auto's candidates, greedy weights over every seed: comes with every auto run
+AUTO_DILATED = "auto-dilated"  # auto --candidates kmer-linear,cnn-lstm,transformer,dilated-cnn: the third trunk's worth
 NETS = ["cnn-lstm", "transformer"]
 ARCHS = ["kmer-linear", PIPELINE, GB_CNN, *NETS, AUTO]  # --archs auto-rc adds the strand lever
 DILATED = "dilated-cnn"  # the third trunk: not an auto candidate, so not in the default list (--archs adds it)
-ROW_ORDER = [*ARCHS, AUTO_GREEDY, AUTO_RC, DILATED]  # the table's rows per set
+ROW_ORDER = [*ARCHS, AUTO_GREEDY, AUTO_RC, DILATED, AUTO_DILATED]  # the table's rows per set
 DETERMINISTIC = {"kmer-linear", PIPELINE}  # one seed is the whole story
 GB_EPOCHS, GB_BATCH, GB_EMBEDDING = 10, 32, 100  # genomic-benchmarks' torch_cnn_experiments notebooks
 # The peer CNN pads every sequence to the longest; DeepLoc's longest protein (34,350 aa) would make each
@@ -243,24 +247,27 @@ def run_gb_cnn(name: str, seed: int, threads: int) -> dict:
 
 
 def run_auto(
-    name: str, seed: int, budget: float, threads: int, class_weight: str | None, try_strands: bool = False,
+    name: str, seed: int, budget: float, threads: int, class_weight: str | None, variant: str = AUTO,
 ) -> list[dict]:
     """``bioseq train --arch auto --max-time 2B`` (B = ``budget`` minutes per net), scored on
-    the test split: the ``auto`` row (``auto-rc`` with ``try_strands``), plus, without
-    ``try_strands``, an ``auto-greedy`` row: the same candidates with greedy weights over every
-    seed instead of between seed bags (the rule auto replaced). Each row lists the members
-    (arch, seed, weight, strands); the first also every candidate's seed and seconds."""
+    the test split. ``variant`` ``auto``: the default candidates, plus an ``auto-greedy`` row:
+    the same candidates with greedy weights over every seed instead of between seed bags (the
+    rule auto replaced); ``auto-rc``: with ``--test-time-rc``; ``auto-dilated``: the dilated CNN
+    as a fourth candidate, in the same total budget. Each row lists the members (arch, seed,
+    weight, strands); the first also every candidate's seed and seconds."""
     from bioseq.api import EnsembleModel
     from bioseq.training.auto import choose_from, train_candidates
     from bioseq.training.config import TrainConfig
 
     d = dataset_dir(name)
+    try_strands = variant == AUTO_RC
+    candidates = ("kmer-linear", *NETS, DILATED) if variant == AUTO_DILATED else None
     cfg = TrainConfig(arch="auto", seed=seed, max_time=2 * budget, threads=threads, class_weight=class_weight,
-                      test_time_rc=try_strands)
+                      test_time_rc=try_strands, candidates=candidates)
     t0 = time.perf_counter()
     data, sel, cands = train_candidates(d / "train.fa.gz", d / "valid.fa.gz", cfg)
     train_s = time.perf_counter() - t0
-    rules = {AUTO_RC: True} if try_strands else {AUTO: True, AUTO_GREEDY: False}  # row -> seed bags?
+    rules = {variant: True, AUTO_GREEDY: False} if variant == AUTO else {variant: True}  # row -> seed bags?
     seeds = {id(c.model): c.seed for c in cands}
     rows = []
     for arch, bags in rules.items():
@@ -458,8 +465,8 @@ def main(argv: list[str] | None = None) -> int:
         for name, arch, seed in planned_runs(args.datasets, args.archs, args.seeds):
             if (name, arch, seed) in done:
                 continue
-            if arch in (AUTO, AUTO_RC):
-                new = run_auto(name, seed, args.budget, args.threads, class_weight, arch == AUTO_RC)
+            if arch in (AUTO, AUTO_RC, AUTO_DILATED):
+                new = run_auto(name, seed, args.budget, args.threads, class_weight, variant=arch)
             else:
                 new = [run_one(name, arch, seed, args.budget, args.threads, workdir, class_weight)]
             rows += new
