@@ -256,12 +256,12 @@ def run_auto(
     as a fourth candidate, in the same total budget. Each row lists the members (arch, seed,
     weight, strands); the first also every candidate's seed and seconds."""
     from bioseq.api import EnsembleModel
-    from bioseq.training.auto import choose_from, train_candidates
+    from bioseq.training.auto import DEFAULT_CANDIDATES, choose_from, train_candidates
     from bioseq.training.config import TrainConfig
 
     d = dataset_dir(name)
     try_strands = variant == AUTO_RC
-    candidates = ("kmer-linear", *NETS, DILATED) if variant == AUTO_DILATED else None
+    candidates = (*DEFAULT_CANDIDATES, DILATED) if variant == AUTO_DILATED else None
     cfg = TrainConfig(arch="auto", seed=seed, max_time=2 * budget, threads=threads, class_weight=class_weight,
                       test_time_rc=try_strands, candidates=candidates)
     t0 = time.perf_counter()
